@@ -1,0 +1,241 @@
+"""Job configuration: every hyper-parameter in one place, validated in one place.
+
+Parameter names and defaults follow gensim 4's ``Word2Vec`` (which follow word2vec.c): a gensim
+user can carry a parameter dictionary over unchanged.  :class:`Config` is built from keyword
+arguments, from the command line (one option per field, generated from the field list below) or
+from a pipeline TOML file (:func:`load_pipeline`), and :meth:`Config.validate` is the only place
+where values are checked, with one error style: ``ConfigError("<name>=<value>: <reason>")``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+def _f(default, help, section):
+    meta = {"help": help, "section": section}
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Config:
+    """All parameters of a training job.
+
+    Model and vocabulary parameters carry gensim's names and defaults (``sg=0`` is CBOW, as in
+    gensim).  The distributed parameters are w2v-dist's own.  Units: ``sync_every`` and
+    ``max_sentence_length`` are in words (tokens), ``blocksize`` in bytes.
+
+    Raises
+    ------
+    ConfigError
+        From :meth:`validate`, naming the parameter, when a value is out of range or two values
+        are inconsistent.
+    """
+
+    # --- model (gensim Word2Vec names and defaults)
+    sg: int = _f(0, "1 for skip-gram, 0 for CBOW", "train")
+    hs: int = _f(0, "1 for hierarchical softmax (not yet supported)", "train")
+    negative: int = _f(5, "negative samples per positive pair", "train")
+    window: int = _f(5, "maximum distance between the center and a context word", "train")
+    vector_size: int = _f(100, "dimensionality of the word vectors", "train")
+    alpha: float = _f(0.025, "initial learning rate", "train")
+    min_alpha: float = _f(0.0001, "final learning rate (linear decay over all words of all epochs)", "train")
+    epochs: int = _f(5, "passes over the corpus", "train")
+    sample: float = _f(1e-3, "subsampling threshold for frequent words (word2vec formula); 0 disables", "train")
+    ns_exponent: float = _f(0.75, "exponent of the unigram noise distribution", "train")
+    cbow_mean: int = _f(1, "CBOW: 1 uses the mean of the context vectors, 0 their sum", "train")
+    seed: int = _f(1, "random seed (initial vectors, subsampling, windows, negatives)", "train")
+    compute_loss: int = _f(1, "1 records the training loss per round in metrics.json", "train")
+    # --- vocabulary and tokenization
+    min_count: int = _f(5, "ignore words with a lower total count", "vocab")
+    max_vocab_size: int | None = _f(None, "prune the counts during counting to at most this many words (as gensim)", "vocab")
+    max_final_vocab: int | None = _f(None, "keep at most this many most frequent words", "vocab")
+    max_sentence_length: int = _f(10000, "split longer sentences (tokens)", "tokenize")
+    lowercase: bool = _f(True, "lowercase before splitting", "tokenize")
+    token_pattern: str | None = _f(None, "RE2 regex of what separates tokens (default: anything but letters, digits, apostrophes)", "tokenize")
+    # --- input
+    format: str = _f("auto", "input format: auto, text or parquet", "input")
+    text_column: str = _f("text", "Parquet column holding the text", "input")
+    blocksize: int = _f(64 * 2**20, "bytes per partition of uncompressed text", "input")
+    # --- distribution
+    workers: int = _f(1, "Dask workers of the local cluster (one replica each)", "cluster")
+    threads_per_worker: int | None = _f(None, "threads per worker sharing its replica (Hogwild); default: cores / workers", "cluster")
+    scheduler: str | None = _f(None, "address of an existing Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else a LocalCluster)", "cluster")
+    sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
+    merge: str = _f("sum", "merge rule for the replicas' changes: sum, mean or touched-mean", "train")
+    # --- evaluation
+    analogies: str | None = _f(None, "analogy questions file (questions-words.txt format)", "evaluate")
+    word_pairs: list[str] = _f([], "word-pair similarity files (WordSim-353, SimLex-999)", "evaluate")
+    restrict_vocab: int = _f(30000, "analogies: only the most frequent words are candidates and questions", "evaluate")
+
+    def validate(self) -> "Config":
+        """Check every value; return ``self``.
+
+        Raises
+        ------
+        ConfigError
+            ``"<name>=<value>: <reason>"`` for the first value out of range or inconsistent.
+        """
+
+        def bad(name, why):
+            raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
+
+        for name in ("sg", "hs", "cbow_mean", "compute_loss"):
+            if getattr(self, name) not in (0, 1):
+                bad(name, "must be 0 or 1")
+        if self.hs:
+            bad("hs", "hierarchical softmax is not implemented yet; use hs=0 with negative>0")
+        if self.negative < 0:
+            bad("negative", "must be >= 0")
+        if self.negative == 0 and not self.hs:
+            bad("negative", "hs=0 and negative=0 leave nothing to train; set negative>0")
+        for name in ("window", "vector_size", "epochs", "min_count", "max_sentence_length",
+                     "workers", "sync_every", "restrict_vocab", "blocksize"):
+            if getattr(self, name) < 1:
+                bad(name, "must be >= 1")
+        for name in ("max_vocab_size", "max_final_vocab", "threads_per_worker"):
+            v = getattr(self, name)
+            if v is not None and v < 1:
+                bad(name, "must be >= 1 when given")
+        if self.sample < 0:
+            bad("sample", "must be >= 0")
+        if not self.alpha > 0:
+            bad("alpha", "must be > 0")
+        if not 0 <= self.min_alpha <= self.alpha:
+            bad("min_alpha", f"must be in [0, alpha={self.alpha}]")
+        if self.format not in ("auto", "text", "parquet"):
+            bad("format", "must be auto, text or parquet")
+        from .training.merge import MERGE_RULES  # local: config must not import training eagerly
+
+        if self.merge not in MERGE_RULES:
+            bad("merge", f"unknown merge rule; choose one of {sorted(MERGE_RULES)}")
+        return self
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Every parameter as a JSON-serialisable dict (for ``metrics.json``)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], origin: str = "parameters") -> "Config":
+        """Build from a flat dict, rejecting unknown names.
+
+        Raises
+        ------
+        ConfigError
+            When a key is not a parameter name (``origin`` names where it came from).
+        """
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise ConfigError(f"{origin}: unknown parameter {unknown[0]!r}")
+        return cls(**values)
+
+
+def parameter_fields():
+    """The dataclass fields of :class:`Config`, in declaration order."""
+    return dataclasses.fields(Config)
+
+
+@dataclass
+class Pipeline:
+    """A job read from a pipeline TOML file.
+
+    Attributes
+    ----------
+    inputs : list of str
+        Input URLs or globs; relative local paths are resolved against the TOML file's folder.
+    output : str
+        Output URL (folder).
+    config : Config
+    storage_options : dict
+        fsspec options for inputs and outputs (credentials; never written to metrics.json).
+    overwrite : bool
+    """
+
+    inputs: list[str]
+    output: str
+    config: Config
+    storage_options: dict = field(default_factory=dict)
+    overwrite: bool = False
+
+
+def _resolve(path: str, base: str) -> str:
+    if "://" in path or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base, path))
+
+
+def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipeline:
+    """Read a pipeline TOML file.
+
+    Sections: ``[input]`` (``urls``, ``format``, ``text_column``, ``storage_options``),
+    ``[tokenize]``, ``[vocab]``, ``[train]``, ``[evaluate]`` (``analogies``, ``word_pairs``,
+    ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``) and
+    ``[output]`` (``url``, ``overwrite``).  Every key other than ``urls``, ``url``,
+    ``storage_options`` and ``overwrite`` is a :class:`Config` field; a key may sit in any section
+    (sections are for the reader).  Relative local paths are relative to the TOML file.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing or not valid TOML (with line), a key is unknown, or ``urls``/``url``
+        is missing.
+    """
+    try:
+        with open(path, "rb") as fh:
+            doc = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"pipeline file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    base = os.path.dirname(os.path.abspath(path))
+    flat: dict[str, Any] = {}
+    inputs = output = None
+    storage_options: dict = {}
+    overwrite = False
+    for section, table in doc.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: top-level key {section!r} must be a [section]")
+        for key, value in table.items():
+            if section == "input" and key == "urls":
+                inputs = [value] if isinstance(value, str) else list(value)
+            elif section == "output" and key == "url":
+                output = value
+            elif key == "storage_options":
+                storage_options.update(value)
+            elif key == "overwrite":
+                overwrite = bool(value)
+            else:
+                flat[key] = value
+    if overrides:
+        flat.update(overrides)
+    if not inputs:
+        raise ConfigError(f"{path}: [input] urls is missing")
+    if not output:
+        raise ConfigError(f"{path}: [output] url is missing")
+    for key in ("analogies",):
+        if flat.get(key):
+            flat[key] = _resolve(flat[key], base)
+    if flat.get("word_pairs"):
+        flat["word_pairs"] = [_resolve(p, base) for p in flat["word_pairs"]]
+    config = Config.from_dict(flat, origin=path)
+    return Pipeline(
+        inputs=[_resolve(u, base) for u in inputs],
+        output=_resolve(output, base),
+        config=config,
+        storage_options=storage_options,
+        overwrite=overwrite,
+    )

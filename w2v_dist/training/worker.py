@@ -1,0 +1,263 @@
+"""The parts of training that run on a Dask worker.
+
+Each worker holds one *replica* of the parameters (``syn0`` and ``syn1neg``, float32 V x D) in
+process memory between rounds, keyed by job id and worker address, so only changed rows travel.
+The worker's threads share that replica (Hogwild, Recht et al. 2011): the Numba kernels release
+the GIL, so T threads train one replica at T times the speed.
+
+A round (:func:`train_round`) first applies the central rows the driver sends (the merged result
+of the previous round), then trains the worker's slice of its partitions, then returns the rows it
+changed as deltas against the round's starting point.  Nothing here knows about Dask beyond
+``get_worker()``; the driver schedules these functions with ``workers=[address]`` so the encoded
+partitions never leave the worker that encoded them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..kernels import train_slice, warmup
+
+_REPLICAS: dict[str, "Replica"] = {}
+_LOCK = threading.Lock()
+
+
+@dataclass
+class Replica:
+    """One worker's copy of the parameters and the tables it trains with.
+
+    Attributes
+    ----------
+    syn0, syn1neg : float32 [V, D]
+        The replica, trained in place by the worker's threads.
+    base0, base1 : float32 [V, D]
+        The central copy as this worker last saw it (start of the current round); deltas are
+        ``syn - base`` on the touched rows.
+    keep_prob : uint32 [V]
+        Subsampling thresholds (see :func:`w2v_dist.vocab.keep_probabilities`).
+    cum_table : int64 [V]
+        Cumulative noise distribution (see :func:`w2v_dist.vocab.noise_cum_table`).
+    params : dict
+        ``sg``, ``cbow_mean``, ``window``, ``negative``, ``compute_loss``.
+    """
+
+    syn0: np.ndarray
+    syn1neg: np.ndarray
+    base0: np.ndarray
+    base1: np.ndarray
+    keep_prob: np.ndarray
+    cum_table: np.ndarray
+    params: dict
+    threads: int
+    touched0: list = field(default_factory=list)
+    touched1: list = field(default_factory=list)
+    pool: ThreadPoolExecutor | None = None
+
+
+def _worker_address() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return "local"
+
+
+def _key(job_id: str, address: str | None = None) -> str:
+    return f"{job_id}@{address or _worker_address()}"
+
+
+def init_replica(job_id: str, syn0: np.ndarray, syn1neg: np.ndarray, keep_prob: np.ndarray,
+                 cum_table: np.ndarray, params: dict, threads: int) -> str:
+    """Create this worker's replica for ``job_id`` from the central copy; compile the kernels.
+
+    The arrays are copied: with an in-process cluster the scattered arrays are shared objects.
+
+    Returns
+    -------
+    str
+        The worker's address.
+    """
+    warmup()
+    V = syn0.shape[0]
+    rep = Replica(
+        syn0=np.array(syn0, dtype=np.float32, order="C", copy=True),
+        syn1neg=np.array(syn1neg, dtype=np.float32, order="C", copy=True),
+        base0=np.array(syn0, dtype=np.float32, order="C", copy=True),
+        base1=np.array(syn1neg, dtype=np.float32, order="C", copy=True),
+        keep_prob=np.ascontiguousarray(keep_prob, dtype=np.uint32),
+        cum_table=np.ascontiguousarray(cum_table, dtype=np.int64),
+        params=dict(params),
+        threads=max(1, int(threads)),
+    )
+    rep.touched0 = [np.zeros(V, dtype=np.uint8) for _ in range(rep.threads)]
+    rep.touched1 = [np.zeros(V, dtype=np.uint8) for _ in range(rep.threads)]
+    if rep.threads > 1:
+        rep.pool = ThreadPoolExecutor(rep.threads, thread_name_prefix="w2v-hogwild")
+    with _LOCK:
+        old = _REPLICAS.pop(_key(job_id), None)
+        _REPLICAS[_key(job_id)] = rep
+    if old is not None and old.pool is not None:
+        old.pool.shutdown(wait=False)
+    return _worker_address()
+
+
+def drop_replica(job_id: str, dask_worker=None) -> bool:
+    """Free this worker's replica of ``job_id``; True when there was one (``Client.run`` passes ``dask_worker``)."""
+    with _LOCK:
+        rep = _REPLICAS.pop(_key(job_id, dask_worker.address if dask_worker is not None else None), None)
+    if rep is not None and rep.pool is not None:
+        rep.pool.shutdown(wait=False)
+    return rep is not None
+
+
+def get_replica(job_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """This worker's ``(syn0, syn1neg)`` for ``job_id`` (for tests and diagnostics)."""
+    rep = _REPLICAS[_key(job_id)]
+    return rep.syn0, rep.syn1neg
+
+
+def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Read, tokenize and encode one shard on the worker.
+
+    Returns
+    -------
+    ids : int32 [N]
+        Word ids of the in-vocabulary tokens, sentence after sentence.
+    offsets : int64 [S + 1]
+        Sentence boundaries into ``ids``.
+    """
+    from ..corpus import read_tokenize
+    from ..vocab import encode
+
+    sentences = read_tokenize(shard, storage_options, **tokenize_options)
+    return encode(sentences, vocab_words)
+
+
+def partition_words(part: tuple[np.ndarray, np.ndarray]) -> int:
+    """Number of in-vocabulary words (ids) of an encoded partition."""
+    return int(part[0].shape[0])
+
+
+def _plan(parts, word_lo: int, word_hi: int, threads: int):
+    """Cut the words [word_lo, word_hi) of the worker's stream into per-thread sentence ranges.
+
+    The stream is the worker's partitions one after another; a sentence belongs to the range
+    when its first word does.  Returns, per thread, a list of ``(part index, sent_lo, sent_hi,
+    words)``.
+    """
+    plans: list[list[tuple[int, int, int, int]]] = [[] for _ in range(threads)]
+    start = 0
+    for p, (ids, offsets) in enumerate(parts):
+        n = int(ids.shape[0])
+        lo, hi = max(word_lo - start, 0), min(word_hi - start, n)
+        if lo < hi:
+            starts = offsets[:-1]
+            s_lo = int(np.searchsorted(starts, lo, "left"))
+            s_hi = int(np.searchsorted(starts, hi, "left"))
+            if s_hi > s_lo:
+                w_lo, w_hi = int(offsets[s_lo]), int(offsets[s_hi])
+                cuts = [s_lo] + [int(np.searchsorted(starts, w_lo + (w_hi - w_lo) * t // threads, "left"))
+                                 for t in range(1, threads)] + [s_hi]
+                for t in range(threads):
+                    a, b = cuts[t], max(cuts[t], cuts[t + 1])
+                    if b > a:
+                        plans[t].append((p, a, b, int(offsets[b] - offsets[a])))
+        start += n
+    return plans
+
+
+def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float, seed: int, t: int):
+    total = sum(w for *_, w in plan)
+    done = 0
+    raw = eff = 0
+    loss = 0.0
+    p = rep.params
+    for i, (pi, s_lo, s_hi, words) in enumerate(plan):
+        ids, offsets = parts[pi]
+        a0 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
+        done += words
+        a1 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
+        r, e, l = train_slice(
+            rep.syn0, rep.syn1neg, ids, offsets, s_lo, s_hi, rep.keep_prob, rep.cum_table,
+            p["sg"], p["cbow_mean"], p["window"], p["negative"], a0, a1,
+            np.uint64((seed + 0x9E3779B97F4A7C15 * (i + 1)) & 0xFFFFFFFFFFFF),
+            rep.touched0[t], rep.touched1[t], p["compute_loss"],
+        )
+        raw += int(r)
+        eff += int(e)
+        loss += float(l)
+    return raw, eff, loss
+
+
+def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
+    """Apply the driver's update, train this worker's slice of the round, return the changes.
+
+    Parameters
+    ----------
+    job_id : str
+    spec : dict
+        ``word_lo``, ``word_hi`` (int, words of this worker's stream for the round),
+        ``alpha_start``, ``alpha_end`` (learning rate at the two ends of the slice), ``seed``.
+    update : tuple or None
+        ``(rows0 int64 [n0], values0 float32 [n0, D], rows1 int64 [n1], values1 float32 [n1, D])``:
+        central rows that differ from this replica after the last merge.
+    *parts : (ids int32 [N], offsets int64 [S + 1])
+        This worker's encoded partitions, in stream order.
+
+    Returns
+    -------
+    dict
+        ``rows0``/``delta0`` and ``rows1``/``delta1`` (int64 [n], float32 [n, D]): changed rows
+        of syn0 and syn1neg and their change during the round; ``raw_words``,
+        ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
+        ``bytes_in`` (update bytes received).
+    """
+    rep = _REPLICAS[_key(job_id)]
+    bytes_in = 0
+    if update is not None:
+        rows0, vals0, rows1, vals1 = update
+        rep.syn0[rows0] = vals0
+        rep.base0[rows0] = vals0
+        rep.syn1neg[rows1] = vals1
+        rep.base1[rows1] = vals1
+        bytes_in = rows0.nbytes + vals0.nbytes + rows1.nbytes + vals1.nbytes
+    plans = _plan(parts, int(spec["word_lo"]), int(spec["word_hi"]), rep.threads)
+    for t in range(rep.threads):
+        rep.touched0[t][:] = 0
+        rep.touched1[t][:] = 0
+    seed = int(spec["seed"])
+    t0 = time.perf_counter()
+    args = [(rep, parts, plans[t], spec["alpha_start"], spec["alpha_end"], seed + 7919 * t, t)
+            for t in range(rep.threads)]
+    if rep.pool is None:
+        results = [_run_thread(*a) for a in args]
+    else:
+        results = list(rep.pool.map(lambda a: _run_thread(*a), args))
+    compute = time.perf_counter() - t0
+    touched0 = np.bitwise_or.reduce(rep.touched0) if rep.threads > 1 else rep.touched0[0]
+    touched1 = np.bitwise_or.reduce(rep.touched1) if rep.threads > 1 else rep.touched1[0]
+    rows0 = np.flatnonzero(touched0).astype(np.int64)
+    rows1 = np.flatnonzero(touched1).astype(np.int64)
+    new0 = rep.syn0[rows0]
+    new1 = rep.syn1neg[rows1]
+    delta0 = new0 - rep.base0[rows0]
+    delta1 = new1 - rep.base1[rows1]
+    # Until the driver says otherwise, the central copy holds our own change (exact for every
+    # rule with one replica; with several, the next update overwrites these rows).
+    rep.base0[rows0] = new0
+    rep.base1[rows1] = new1
+    return {
+        "rows0": rows0, "delta0": delta0, "rows1": rows1, "delta1": delta1,
+        "raw_words": sum(r[0] for r in results),
+        "effective_words": sum(r[1] for r in results),
+        "loss": sum(r[2] for r in results),
+        "compute_seconds": compute,
+        "bytes_in": bytes_in,
+    }
