@@ -1,0 +1,671 @@
+"""Skip-gram and CBOW with negative sampling: Numba kernels (Hogwild, nogil).
+
+Model and update rule
+---------------------
+Negative sampling objective of Mikolov et al. (2013), "Distributed
+Representations of Words and Phrases and their Compositionality", eq. (4)::
+
+    log sigma(v'_O . v_I) + sum_{k=1..negative} log sigma(-v'_{n_k} . v_I)
+
+optimised by plain SGD exactly as word2vec.c and gensim 4
+(``gensim/models/word2vec_inner.pyx``: ``w2v_fast_sentence_sg_neg``,
+``w2v_fast_sentence_cbow_neg``, ``train_batch_sg``, ``train_batch_cbow``).
+For an input vector ``l1`` (a context row of ``syn0`` for skip-gram, the
+sum/mean of the context rows for CBOW) and targets ``t_0`` (the positive,
+label 1) and ``t_1..t_negative`` (noise words, label 0)::
+
+    for each target t (in order):
+        f     = dot(l1, syn1neg[t])
+        g     = (label - sigmoid(f)) * alpha
+        neu1e += g * syn1neg[t]          # uses syn1neg[t] before its update
+        syn1neg[t] += g * l1
+    input row(s) += neu1e
+
+Orientation is the word2vec.c / gensim one: in skip-gram the *context* word
+``sent[j]`` is the input row and the *center* word ``sent[i]`` is predicted.
+
+Deliberate difference from gensim / word2vec.c: the sigmoid is the exact
+``1 / (1 + exp(-f))`` evaluated in float32; there is no ``EXP_TABLE`` lookup
+and no skipping of targets with ``|f| >= 6`` (gensim ``continue``s there, i.e.
+applies no update). The loss (when requested) is likewise exact
+(``-log sigmoid(f)`` for the positive, ``-log sigmoid(-f)`` for each
+negative, computed as a stable softplus in float64) instead of gensim's
+``LOG_TABLE`` restricted to ``[-6, 6]``.
+
+Numerics and types
+------------------
+Weights are float32 and all per-pair arithmetic is float32 (constants are
+``np.float32``; a Python float or float64 constant would promote the whole
+expression). Word ids are int32, counts/offsets int64, the RNG state uint64.
+The loops over the vector dimension are explicit (no array expressions: they
+allocate and were measured 3.6x slower). The dot product keeps eight float32
+partial sums (lane ``l`` sums the elements ``c = l mod 8``) written as an
+explicit ``<8 x float>`` LLVM vector (:func:`_dot32_simd`): without fastmath
+Numba would not vectorise the reduction. It is deterministic and equal to
+the scalar :func:`dot32_scalar`, but differs from a strictly sequential sum
+in the last float32 bits.
+
+Performance notes
+-----------------
+* Every function is ``@njit(nogil=True, cache=True, fastmath=False,
+  error_model="numpy")``. ``error_model="numpy"`` removes Python's
+  ZeroDivisionError checks (and their exception paths), so nothing in here
+  can raise; the step functions are also ``inline="always"`` so that the
+  hot loop makes no calls and no Numba reference-count updates on the shared
+  weight arrays (atomic increments on the same counter would contend between
+  Hogwild threads). For the same reason rows are indexed as ``a[row, c]``
+  and never sliced into views.
+* ``train_slice`` draws each step's negatives ``PREFETCH_AHEAD`` steps early
+  (the draw order is unchanged) and issues software prefetches
+  (``llvm.prefetch``) for the rows they will touch; with V = 30k, D = 100 the
+  rows do not fit in L2 and this is worth ~25%.
+
+Concurrency
+-----------
+All functions release the GIL: several Python threads may run
+``train_slice`` on the same ``syn0``/``syn1neg`` at once (Hogwild, as
+word2vec.c and gensim). Races on shared rows are accepted by design. Scratch
+buffers are allocated per call, so calls share nothing else.
+
+Errors
+------
+Nothing raises inside the kernels (no bounds checks, numpy error model).
+Callers must respect the documented preconditions; violating them gives
+undefined results or a crash, not an exception.
+"""
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._rng import draw_negative, random_int32
+
+_ONE = np.float32(1.0)
+_ZERO = np.float32(0.0)
+_MASK48 = np.uint64(281474976710655)
+
+#: How many SGD steps ahead ``train_slice`` draws negatives and prefetches rows.
+PREFETCH_AHEAD = 2
+
+
+@intrinsic
+def _prefetch_row(typingctx, arr, row):
+    """Hint the CPU to fetch every 64-byte line of ``arr[row, :]`` (no effect on values).
+
+    arr: 2-D C-contiguous array; row: integer in ``[0, arr.shape[0])`` (not
+    checked; a prefetch of a bad address does not fault). Emits LLVM's
+    ``llvm.prefetch`` (read, high locality, data cache).
+    """
+    if not (isinstance(arr, types.Array) and arr.ndim == 2 and arr.layout == "C"
+            and isinstance(row, types.Integer)):
+        return None
+    sig = types.void(arr, row)
+
+    def codegen(context, builder, signature, args):
+        aryty, rowty = signature.args
+        ary = context.make_array(aryty)(context, builder, args[0])
+        shape = cgutils.unpack_tuple(builder, ary.shape)
+        strides = cgutils.unpack_tuple(builder, ary.strides)
+        zero = context.get_constant(types.intp, 0)
+        r = context.cast(builder, args[1], rowty, types.intp)
+        ptr = cgutils.get_item_pointer2(context, builder, ary.data, shape, strides,
+                                        aryty.layout, [r, zero], wraparound=False,
+                                        boundscheck=False)
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        base = builder.bitcast(ptr, i8p)
+        nbytes = builder.mul(shape[1], context.get_constant(types.intp, aryty.dtype.bitwidth // 8))
+        step = context.get_constant(types.intp, 64)
+        with cgutils.for_range_slice(builder, zero, nbytes, step) as (off, _):
+            builder.call(fn, [builder.gep(base, [off]), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def dot32_scalar(a, ia, b, ib):
+    """Scalar reference of :func:`dot32` (same operations, same order, same result).
+
+    ``dot(a[ia, :], b[ib, :])`` for float32 [*, D] arrays. Lane ``l`` (0..7)
+    sums ``a[ia, c] * b[ib, c]`` for ``c = l (mod 8)`` over the full 8-blocks,
+    in increasing ``c``; lanes are combined as
+    ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``; the ``D % 8`` tail
+    is then added sequentially. Returns float32.
+    """
+    n = a.shape[1]
+    s0 = _ZERO
+    s1 = _ZERO
+    s2 = _ZERO
+    s3 = _ZERO
+    s4 = _ZERO
+    s5 = _ZERO
+    s6 = _ZERO
+    s7 = _ZERO
+    c = 0
+    while c + 8 <= n:
+        s0 += a[ia, c] * b[ib, c]
+        s1 += a[ia, c + 1] * b[ib, c + 1]
+        s2 += a[ia, c + 2] * b[ib, c + 2]
+        s3 += a[ia, c + 3] * b[ib, c + 3]
+        s4 += a[ia, c + 4] * b[ib, c + 4]
+        s5 += a[ia, c + 5] * b[ib, c + 5]
+        s6 += a[ia, c + 6] * b[ib, c + 6]
+        s7 += a[ia, c + 7] * b[ib, c + 7]
+        c += 8
+    s = ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+    while c < n:
+        s += a[ia, c] * b[ib, c]
+        c += 1
+    return s
+
+
+@intrinsic
+def _dot32_simd(typingctx, a, ia, b, ib):
+    """LLVM IR for :func:`dot32`: an explicit ``<8 x float>`` accumulator.
+
+    Plain (non-fast-math) IEEE ``fmul``/``fadd`` on 8 lanes, so the result is
+    bit-identical to :func:`dot32_scalar` on any x86/ARM CPU (LLVM splits the
+    vector into SSE halves where AVX is missing). Needed because Numba's loop
+    vectoriser does not vectorise a float reduction without fast-math, and
+    its SLP vectoriser is off by default; the scalar loop is ~5x slower.
+    Rows are addressed as ``data + row * D`` (C-contiguous, not bounds
+    checked).
+    """
+    ok = all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C"
+             and x.dtype == types.float32 for x in (a, b))
+    if not (ok and isinstance(ia, types.Integer) and isinstance(ib, types.Integer)):
+        return None
+    sig = types.float32(a, ia, b, ib)
+
+    def codegen(context, builder, signature, args):
+        aty, iaty, bty, ibty = signature.args
+        intp = context.get_value_type(types.intp)
+        A = context.make_array(aty)(context, builder, args[0])
+        B = context.make_array(bty)(context, builder, args[2])
+        n = cgutils.unpack_tuple(builder, A.shape)[1]
+        nB = cgutils.unpack_tuple(builder, B.shape)[1]
+        ra = context.cast(builder, args[1], iaty, types.intp)
+        rb = context.cast(builder, args[3], ibty, types.intp)
+        pa0 = builder.gep(A.data, [builder.mul(ra, n)])
+        pb0 = builder.gep(B.data, [builder.mul(rb, nB)])
+        v8 = ir.VectorType(ir.FloatType(), 8)
+        v8p = v8.as_pointer()
+        nb = builder.ashr(n, ir.Constant(intp, 3))
+        acc = cgutils.alloca_once_value(builder, ir.Constant(v8, [0.0] * 8))
+        with cgutils.for_range(builder, nb) as loop:
+            off = builder.shl(loop.index, ir.Constant(intp, 3))
+            va = builder.load(builder.bitcast(builder.gep(pa0, [off]), v8p), align=4)
+            vb = builder.load(builder.bitcast(builder.gep(pb0, [off]), v8p), align=4)
+            builder.store(builder.fadd(builder.load(acc), builder.fmul(va, vb)), acc)
+        v = builder.load(acc)
+        e = [builder.extract_element(v, ir.Constant(ir.IntType(32), i)) for i in range(8)]
+        s = builder.fadd(builder.fadd(builder.fadd(e[0], e[1]), builder.fadd(e[2], e[3])),
+                         builder.fadd(builder.fadd(e[4], e[5]), builder.fadd(e[6], e[7])))
+        sp = cgutils.alloca_once_value(builder, s)
+        start = builder.shl(nb, ir.Constant(intp, 3))
+        with cgutils.for_range_slice(builder, start, n, ir.Constant(intp, 1)) as (c, _):
+            x = builder.load(builder.gep(pa0, [c]))
+            y = builder.load(builder.gep(pb0, [c]))
+            builder.store(builder.fadd(builder.load(sp), builder.fmul(x, y)), sp)
+        return builder.load(sp)
+
+    return sig, codegen
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def dot32(a, ia, b, ib):
+    """float32 ``dot(a[ia, :], b[ib, :])``; a, b: C-contiguous float32 [*, D].
+
+    Eight float32 partial sums (explicit SIMD, see :func:`_dot32_simd`)
+    combined in a fixed tree order, then the ``D % 8`` tail: deterministic and
+    identical to :func:`dot32_scalar`. Rows must be in range (not checked).
+    """
+    return _dot32_simd(a, ia, b, ib)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def softplus64(x):
+    """``log(1 + exp(x))`` in float64, stable for large ``|x|``.
+
+    ``-log sigmoid(f) == softplus64(-f)``.
+    """
+    x = np.float64(x)
+    if x > 0.0:
+        return x + np.log1p(np.exp(-x))
+    return np.log1p(np.exp(x))
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def ns_update(l1, l1_row, syn1neg, targets, alpha, neu1e, touched1, compute_loss):
+    """Negative-sampling output layer: one SGD step for one input vector.
+
+    Parameters
+    ----------
+    l1 : float32 [R, D], C-contiguous
+        Holds the input ("hidden") vector in row ``l1_row``; read only. For
+        skip-gram this is ``syn0`` itself with ``l1_row = context`` (no view is
+        made: views of shared arrays cost atomic refcount updates that
+        contend between Hogwild threads); for CBOW the ``[1, D]`` ``neu1``
+        buffer with ``l1_row = 0``.
+    l1_row : int
+        Row of ``l1``.
+    syn1neg : float32 [V, D], C-contiguous
+        Output weights, updated in place for every processed target.
+    targets : int32 [n]
+        ``targets[0]`` is the positive word (label 1); ``targets[1:]`` are the
+        noise words (label 0). A noise entry equal to ``targets[0]`` is
+        skipped (gensim/word2vec.c ``if target == word: continue``). Repeated
+        noise words are processed again, sequentially (the second pass sees
+        the row already updated by the first).
+    alpha : float
+        Learning rate (cast to float32).
+    neu1e : float32 [D]
+        Error accumulator; ``g * syn1neg[t]`` is ADDED to it (the caller zeroes
+        it first), so a hierarchical-softmax update can add into the same
+        buffer.
+    touched1 : uint8 [V]
+        Set to 1 at every ``syn1neg`` row updated.
+    compute_loss : bool/int
+        If true, return the exact NS loss of this step.
+
+    Returns
+    -------
+    float64 : ``sum(-log sigmoid(f_pos)) + sum(-log sigmoid(-f_neg))`` over
+    processed targets, or 0.0 when ``compute_loss`` is false.
+
+    Per target ``t`` with label ``y`` (Mikolov et al. 2013, eq. 4; gensim
+    ``w2v_fast_sentence_sg_neg``)::
+
+        f = dot32(l1[l1_row], syn1neg[t]);  g = (y - 1 / (1 + exp(-f))) * alpha
+        neu1e += g * syn1neg[t];  syn1neg[t] += g * l1[l1_row]
+
+    Exact float32 sigmoid: no EXP_TABLE and no skipping of ``|f| >= 6``.
+    Preconditions: ids in range, ``l1`` is not ``syn1neg``, ``neu1e`` has
+    length D.
+    """
+    a32 = np.float32(alpha)
+    D = syn1neg.shape[1]
+    n = targets.shape[0]
+    loss = 0.0
+    if n == 0:
+        return loss
+    pos = targets[0]
+    for d in range(n):
+        t = targets[d]
+        if d == 0:
+            label = _ONE
+        else:
+            if t == pos:
+                continue
+            label = _ZERO
+        f = _dot32_simd(l1, l1_row, syn1neg, t)
+        g = (label - _ONE / (_ONE + np.exp(-f))) * a32
+        for c in range(D):
+            wc = syn1neg[t, c]
+            neu1e[c] += g * wc
+            syn1neg[t, c] = wc + g * l1[l1_row, c]
+        touched1[t] = 1
+        if compute_loss:
+            if d == 0:
+                loss += softplus64(-f)
+            else:
+                loss += softplus64(f)
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def sg_pair_step(syn0, syn1neg, context, targets, alpha, neu1e, touched0, touched1,
+                 compute_loss=True):
+    """One skip-gram NS step: input row ``syn0[context]``, predict ``targets``.
+
+    gensim's ``w2v_fast_sentence_sg_neg`` with the targets already drawn
+    (``word2_index = context``, ``word_index = targets[0]``)::
+
+        neu1e = 0;  ns_update(syn0[context] -> syn1neg, targets);  syn0[context] += neu1e
+
+    Parameters
+    ----------
+    syn0, syn1neg : float32 [V, D], C-contiguous, updated in place.
+    context : int
+        Input word id (the context word ``sent[j]``).
+    targets : int32 [negative + 1]
+        ``targets[0]`` the positive (center) word, then the noise words; see
+        :func:`ns_update` for the skip / repeat semantics.
+    alpha : float
+        Learning rate.
+    neu1e : float32 [D]
+        Scratch buffer (zeroed here).
+    touched0, touched1 : uint8 [V]
+        Set to 1 at the changed ``syn0`` / ``syn1neg`` rows.
+    compute_loss : bool/int, default True
+
+    Returns
+    -------
+    float64 loss of the step (0.0 when ``compute_loss`` is false).
+    """
+    D = syn0.shape[1]
+    for c in range(D):
+        neu1e[c] = _ZERO
+    loss = ns_update(syn0, context, syn1neg, targets, alpha, neu1e, touched1, compute_loss)
+    for c in range(D):
+        syn0[context, c] += neu1e[c]
+    touched0[context] = 1
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def cbow_step(syn0, syn1neg, contexts, targets, alpha, cbow_mean, neu1, neu1e,
+              touched0, touched1, compute_loss=True):
+    """One CBOW NS step: input = sum (or mean) of ``syn0[contexts]``.
+
+    Follows gensim's ``w2v_fast_sentence_cbow_neg``:
+
+    * ``neu1 = sum_m syn0[contexts[m]]`` (in order); if ``cbow_mean``,
+      ``neu1 *= 1/cw`` (gensim: ``sscal(inv_count, neu1)``);
+    * :func:`ns_update` with ``l1 = neu1``;
+    * ``if not cbow_mean: neu1e *= 1/cw`` -- gensim divides the error by the
+      context count only for the *sum* variant (``if not cbow_mean: # divide
+      error over summed window vectors``); with ``cbow_mean`` the full error
+      is added to each context row (as word2vec.c);
+    * ``syn0[contexts[m]] += neu1e`` for every m (a word present twice in the
+      window receives the error twice).
+
+    Parameters
+    ----------
+    syn0, syn1neg : float32 [V, D], C-contiguous, updated in place.
+    contexts : int32 [cw]
+        Context word ids. ``cw == 0`` is a no-op returning 0.0 (the slice loop
+        never calls it so, like word2vec.c's ``if (cw)``).
+    targets : int32 [negative + 1]
+        Positive (center) word first; see :func:`ns_update`.
+    alpha : float
+    cbow_mean : bool/int
+    neu1 : float32 [1, D]
+        Scratch (overwritten); 2-D so it can be passed to :func:`ns_update`
+        without making a view.
+    neu1e : float32 [D]
+        Scratch (overwritten).
+    touched0, touched1 : uint8 [V]
+    compute_loss : bool/int, default True
+
+    Returns
+    -------
+    float64 loss of the step (0.0 when ``compute_loss`` is false).
+    """
+    D = syn0.shape[1]
+    cw = contexts.shape[0]
+    if cw == 0:
+        return 0.0
+    for c in range(D):
+        neu1[0, c] = _ZERO
+        neu1e[c] = _ZERO
+    for m in range(cw):
+        w = contexts[m]
+        for c in range(D):
+            neu1[0, c] += syn0[w, c]
+    inv_count = _ONE / np.float32(cw)
+    if cbow_mean:
+        for c in range(D):
+            neu1[0, c] *= inv_count
+    loss = ns_update(neu1, 0, syn1neg, targets, alpha, neu1e, touched1, compute_loss)
+    if not cbow_mean:
+        for c in range(D):
+            neu1e[c] *= inv_count
+    for m in range(cw):
+        w = contexts[m]
+        for c in range(D):
+            syn0[w, c] += neu1e[c]
+        touched0[w] = 1
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def subsample_sentence(ids, start, end, keep_prob, state, out):
+    """Copy the kept ids of ``ids[start:end]`` into ``out``; return (n_kept, state).
+
+    One ``random_int32`` draw per id, in order; ``w`` is dropped when
+    ``keep_prob[w] < draw`` (gensim ``train_batch_*``). Drawn for every id,
+    also when ``keep_prob[w] == 2**32 - 1`` (always kept).
+    out: int32 buffer of length >= end - start. state: uint64.
+    """
+    n = 0
+    for p in range(start, end):
+        w = ids[p]
+        r, state = random_int32(state)
+        if keep_prob[w] < r:
+            continue
+        out[n] = w
+        n += 1
+    return n, state
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def draw_reduced_windows(n, window, state, out):
+    """``out[i] = random_int32() % window`` for i < n (word2vec's ``b``).
+
+    Drawn for the whole (subsampled) sentence before training it, like gensim's
+    precomputed ``reduced_windows`` (which gensim draws from numpy's RNG; here
+    the LCG is used). Returns the new state.
+    """
+    w64 = np.uint64(window)
+    for i in range(n):
+        r, state = random_int32(state)
+        out[i] = np.int64(r % w64)
+    return state
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _fill_targets(slot, word, cum_table, state, neg, syn1neg):
+    """``slot[0] = word``; ``slot[1..neg]`` = fresh negative draws; prefetch their rows.
+
+    slot: int32 [neg + 1]; state: uint64. Returns the advanced state.
+    """
+    slot[0] = word
+    _prefetch_row(syn1neg, word)
+    for d in range(1, neg + 1):
+        t, state = draw_negative(cum_table, state)
+        slot[d] = t
+        _prefetch_row(syn1neg, t)
+    return state
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _sg_seek(i, j, n, win, rwin):
+    """First skip-gram pair ``(center, context)`` at or after ``(i, j)``.
+
+    Pairs are ordered by center position ``i`` then context position ``j``;
+    center ``i`` has contexts ``j`` in ``[max(i - win + rwin[i], 0),
+    min(i + win + 1 - rwin[i], n))``, ``j != i``. Returns ``(n, 0)`` when
+    exhausted. All int64.
+    """
+    while i < n:
+        b = rwin[i]
+        j0 = i - win + b
+        if j0 < 0:
+            j0 = 0
+        k = i + win + 1 - b
+        if k > n:
+            k = n
+        if j < j0:
+            j = j0
+        if j == i:
+            j += 1
+        if j < k:
+            return i, j
+        i += 1
+        j = np.int64(0)
+    return n, np.int64(0)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                sg, cbow_mean, window, negative, alpha_start, alpha_end, seed,
+                touched0, touched1, compute_loss):
+    """Train sentences ``sent_lo .. sent_hi-1`` of one partition (SG or CBOW, NS).
+
+    Parameters
+    ----------
+    syn0, syn1neg : float32 [V, D], C-contiguous
+        Input / output weights, updated in place (Hogwild-safe to share).
+    ids : int32 [N]
+        Word ids of the partition, each in ``[0, V)``.
+    offsets : int64 [S + 1]
+        Sentence ``s`` is ``ids[offsets[s]:offsets[s + 1]]``; non-decreasing.
+    sent_lo, sent_hi : int
+        Half-open sentence range, ``0 <= sent_lo <= sent_hi <= S``. Sentences
+        may be empty; the scratch buffer is sized from the longest one.
+    keep_prob : uint32 [V]
+        Subsampling thresholds (gensim ``sample_int``): w is dropped when
+        ``keep_prob[w] < random_int32()``; ``2**32 - 1`` keeps always.
+    cum_table : int64 [V]
+        Cumulative noise distribution (unigram**0.75) scaled to a domain,
+        ``cum_table[-1] > 0`` (e.g. 2**31 - 1).
+    sg : int
+        1 = skip-gram, 0 = CBOW.
+    cbow_mean : int
+        CBOW only: 1 = mean of context rows, 0 = sum (see :func:`cbow_step`).
+    window : int >= 1
+        Maximum window; each position uses ``window - b``, ``b`` uniform in
+        ``[0, window)``.
+    negative : int >= 0
+        Noise words per positive.
+    alpha_start, alpha_end : float
+        Learning rate, linear over the slice's raw words:
+        ``alpha = alpha_start + (alpha_end - alpha_start) * raw_done / raw_total``
+        recomputed at the start of each sentence (``raw_done`` = raw ids of the
+        previous sentences of the slice).
+    seed : int in [0, 2**63)
+        Initial LCG state (masked to 48 bits).
+    touched0, touched1 : uint8 [V]
+        Set to 1 for every ``syn0`` / ``syn1neg`` row this call changed (never
+        cleared here).
+    compute_loss : int
+        Nonzero: accumulate the exact NS loss.
+
+    Returns
+    -------
+    (raw_words: int64, effective_words: int64, loss: float64)
+        ``raw_words`` = ids in the trained sentences before subsampling,
+        ``effective_words`` = ids kept by subsampling, ``loss`` = summed NS loss
+        (0.0 unless ``compute_loss``).
+
+    Random stream (one LCG, see ``_rng``), per sentence, in gensim's order:
+    one subsampling draw per raw id, then one reduced-window draw per kept
+    position, then during training ``negative`` draws per (center, context)
+    pair for skip-gram or per center position for CBOW (negatives equal to
+    the center word are drawn but skipped). CBOW positions with no context
+    (one-word sentences) are skipped without drawing (word2vec.c ``if (cw)``;
+    gensim would still draw there).
+
+    Nothing raises; out-of-range ids or malformed offsets are undefined
+    behaviour.
+    """
+    D = syn0.shape[1]
+    state = np.uint64(seed) & _MASK48
+    win = np.int64(window)
+    neg = np.int64(negative)
+
+    maxlen = np.int64(0)
+    for s in range(sent_lo, sent_hi):
+        L = offsets[s + 1] - offsets[s]
+        if L > maxlen:
+            maxlen = L
+    sent = np.empty(maxlen, dtype=np.int32)
+    rwin = np.empty(maxlen, dtype=np.int64)
+    # ring of look-ahead slots: slot r holds the targets of one (future) step
+    ring = np.empty((PREFETCH_AHEAD + 1, neg + 1), dtype=np.int32)
+    ring_ctx = np.empty(PREFETCH_AHEAD + 1, dtype=np.int32)
+    R = PREFETCH_AHEAD + 1
+    contexts = np.empty(2 * win, dtype=np.int32)
+    neu1 = np.zeros((1, D), dtype=np.float32)
+    neu1e = np.zeros(D, dtype=np.float32)
+
+    raw_total = np.int64(0)
+    if sent_hi > sent_lo:
+        raw_total = offsets[sent_hi] - offsets[sent_lo]
+    a0 = np.float64(alpha_start)
+    a1 = np.float64(alpha_end)
+
+    raw_done = np.int64(0)
+    effective = np.int64(0)
+    loss = 0.0
+    for s in range(sent_lo, sent_hi):
+        start = offsets[s]
+        end = offsets[s + 1]
+        frac = 0.0
+        if raw_total > 0:
+            frac = raw_done / raw_total
+        alpha = np.float32(a0 + (a1 - a0) * frac)
+
+        n, state = subsample_sentence(ids, start, end, keep_prob, state, sent)
+        raw_done += end - start
+        effective += n
+        state = draw_reduced_windows(n, win, state, rwin)
+
+        if sg:
+            # Pairs in (center asc, context asc) order. A look-ahead cursor
+            # (qi, qj) draws each pair's negatives PREFETCH_AHEAD pairs early
+            # (same draw order as drawing them just in time) and prefetches
+            # the rows; the processing loop consumes the ring in order.
+            qi, qj = _sg_seek(np.int64(0), np.int64(0), n, win, rwin)
+            ahead = 0
+            while ahead < PREFETCH_AHEAD and qi < n:
+                r = ahead % R
+                state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg)
+                ring_ctx[r] = sent[qj]
+                _prefetch_row(syn0, sent[qj])
+                qi, qj = _sg_seek(qi, qj + 1, n, win, rwin)
+                ahead += 1
+            p = 0
+            while p < ahead:
+                if qi < n:
+                    r = ahead % R
+                    state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg)
+                    ring_ctx[r] = sent[qj]
+                    _prefetch_row(syn0, sent[qj])
+                    qi, qj = _sg_seek(qi, qj + 1, n, win, rwin)
+                    ahead += 1
+                r = p % R
+                loss += sg_pair_step(syn0, syn1neg, ring_ctx[r], ring[r], alpha, neu1e,
+                                     touched0, touched1, compute_loss)
+                p += 1
+        elif n > 1:
+            # CBOW: every position has cw >= 1 when n > 1 (window >= 1).
+            # Negatives of position i + PREFETCH_AHEAD are drawn while
+            # position i is trained (same draw order).
+            ahead = 0
+            while ahead < PREFETCH_AHEAD and ahead < n:
+                state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg, syn1neg)
+                ahead += 1
+            for i in range(n):
+                if ahead < n:
+                    state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg,
+                                          syn1neg)
+                    e = ahead + win
+                    if e < n:
+                        _prefetch_row(syn0, sent[e])
+                    ahead += 1
+                b = rwin[i]
+                j0 = i - win + b
+                if j0 < 0:
+                    j0 = 0
+                k = i + win + 1 - b
+                if k > n:
+                    k = n
+                cw = 0
+                for j in range(j0, k):
+                    if j == i:
+                        continue
+                    contexts[cw] = sent[j]
+                    cw += 1
+                loss += cbow_step(syn0, syn1neg, contexts[:cw], ring[i % R], alpha, cbow_mean,
+                                  neu1, neu1e, touched0, touched1, compute_loss)
+
+    if not compute_loss:
+        loss = 0.0
+    return raw_done, effective, loss
