@@ -1,6 +1,7 @@
 """The whole job on the real small corpus: Dask stages, distributed rounds, outputs, evaluation."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -56,28 +57,33 @@ def test_cli_two_worker_processes_end_to_end(tmp_path, small_corpus, eval_dir, c
 
     trained = evaluate_word_pairs(ours, str(ws))["spearman"]
     assert trained == pytest.approx(m["evaluation"]["wordsim353_spearman"], abs=1e-6)
-    assert trained > _random_spearman_max(ours, str(ws)) + 0.1
 
 
-def test_two_workers_match_one(tmp_path, small_corpus, eval_dir, inproc_client):
-    """The sum-of-deltas merge at 2 replicas keeps the quality of 1 (same corpus and seeds)."""
+def test_two_workers_match_one_and_beat_random(tmp_path, eval_dir, inproc_client):
+    """On the 1.2M-token demo sample (the 200k-token small slice is too small for WordSim-353:
+    gensim itself scores -0.10..0.03 there), 2 replicas merged by the sum of deltas keep the
+    quality of 1, and both are clearly above random vectors."""
     import w2v_dist
     from w2v_dist.cluster import dask_client
 
+    demo = str(Path(__file__).resolve().parents[1] / "data" / "demo" / "*.txt.gz")
     ws = str(eval_dir / "wordsim353.tsv")
-    common = dict(sg=1, epochs=4, sync_every=50_000, word_pairs=[ws], seed=3)
-    two = w2v_dist.train([str(small_corpus)], client=inproc_client, **common)
+    common = dict(sg=1, epochs=3, sync_every=100_000, word_pairs=[ws], seed=3)
+    two = w2v_dist.train([demo], client=inproc_client, **common)
     with dask_client(workers=1, threads_per_worker=1, processes=False) as one_client:
-        one = w2v_dist.train([str(small_corpus)], client=one_client, **common)
+        one = w2v_dist.train([demo], client=one_client, **common)
     assert two.metrics["workers"] == 2 and one.metrics["workers"] == 1
+    assert two.metrics["rounds"] > 3
     assert two.wv.index_to_key == one.wv.index_to_key
     s1 = one.metrics["evaluation"]["wordsim353_spearman"]
     s2 = two.metrics["evaluation"]["wordsim353_spearman"]
-    assert s2 > s1 - 0.06, (s1, s2)
+    rnd = _random_spearman_max(two.wv, ws)
+    assert s1 > rnd + 0.1 and s2 > rnd + 0.1, (s1, s2, rnd)
+    assert s2 > s1 - 0.05, (s1, s2)
 
     # training loss per effective word over the last epoch: the same within 5%
     def last_epoch_loss(m):
-        rs = [r for r in m["round_stats"] if r["epoch"] == 3]
+        rs = [r for r in m["round_stats"] if r["epoch"] == 2]
         return sum(r["loss"] for r in rs) / sum(r["effective_words"] for r in rs)
 
     l1, l2 = last_epoch_loss(one.metrics), last_epoch_loss(two.metrics)

@@ -132,8 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``w2v-dist`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="w2v-dist: %(message)s")
-    logging.getLogger("distributed").setLevel(logging.ERROR)
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("w2v-dist: %(message)s"))
+        log.addHandler(handler)
+    log.setLevel(logging.WARNING if args.quiet else logging.INFO)
     try:
         if args.command == "train":
             config = Config.from_dict(_given(args))

@@ -132,6 +132,12 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         raise W2VError("the Dask cluster has no workers")
     nthreads = {w: int(info["workers"][w].get("nthreads", 1)) for w in workers}
     K = len(workers)
+    try:
+        link = client.dashboard_link if info.get("services", {}).get("dashboard") else None
+    except Exception:  # noqa: BLE001 - the link is a convenience
+        link = None
+    log.info("Dask cluster: %d worker(s) x %s thread(s)%s", K, "/".join(str(nthreads[w]) for w in workers),
+             f"; dashboard {link}" if link else "")
 
     shards = discover_shards(inputs, storage_options, format=config.format,
                              text_column=config.text_column, blocksize=config.blocksize)
@@ -166,6 +172,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     parts = {w: [e for e, o in zip(encoded, owner) if o == w] for w in workers}
     W_k = {w: sum(c for c, o in zip(counts, owner) if o == w) for w in workers}
     stage["encode"] = time.perf_counter() - t2
+    log.info("encoded %d partitions: %d in-vocabulary words per epoch", len(shards), sum(counts))
 
     # Central copy and tables, shipped once; replicas made on every worker (compiles kernels).
     t3 = time.perf_counter()

@@ -1,0 +1,210 @@
+"""Speed and quality of w2v-dist side by side with gensim, on the same tokens, in one script.
+
+    python benchmarks/bench_word2vec.py                      # whole shared corpus, SG and CBOW
+    python benchmarks/bench_word2vec.py --models sg --inputs 'data/demo/*.txt.gz'   # quick
+
+The corpus is tokenized once with w2v-dist's tokenizer and written as a plain text file (one
+sentence per line, tokens separated by spaces) for gensim's ``corpus_file`` mode, so both tools see
+exactly the same tokens; w2v-dist reads the raw shards with its own pipeline (which gives those
+tokens).  Each run is a separate process; its peak memory is the largest sum of resident memory
+over the process and its children (Dask workers), sampled every 0.1 s.  Quality is evaluated by
+the same code for both, with gensim's vectors put in w2v-dist's vocabulary order so that the
+30,000-word restriction of the analogies selects the same questions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("W2V_SHARED", ROOT.parent / "shared"))
+EVAL = ROOT / "data" / "eval"
+PARAMS = dict(negative=5, window=5, vector_size=100, min_count=5, sample=1e-3, epochs=5)
+MODELS = {"sg": dict(sg=1, alpha=0.025), "cbow": dict(sg=0, alpha=0.05)}
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def tokenize_to_file(inputs: list[str], path: Path) -> int:
+    """Write the corpus as w2v-dist tokenizes it; returns the token count."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from w2v_dist.corpus import discover_shards, read_tokenize
+
+    n = 0
+    with open(path, "w", encoding="utf-8") as fh:
+        for shard in discover_shards(inputs):
+            sents = read_tokenize(shard)
+            lines = pc.binary_join(sents, " ")
+            n += int(np.asarray(pc.list_value_length(sents)).sum())
+            fh.write("\n".join(lines.to_pylist()))
+            fh.write("\n")
+    return n
+
+
+def run_gensim(model: str, corpus_file: str, out: str, seed: int) -> dict:
+    from gensim.models import Word2Vec
+
+    p = {**PARAMS, **MODELS[model]}
+    t0 = time.perf_counter()
+    w2v = Word2Vec(workers=2, seed=seed, **{k: v for k, v in p.items() if k != "epochs"})
+    w2v.build_vocab(corpus_file=corpus_file)
+    t_vocab = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    eff, raw = w2v.train(corpus_file=corpus_file, total_examples=w2v.corpus_count,
+                         total_words=w2v.corpus_total_words, epochs=p["epochs"])
+    t_train = time.perf_counter() - t1
+    w2v.wv.save_word2vec_format(out, binary=True)
+    return {"vocab_seconds": t_vocab, "train_seconds": t_train, "effective_words": eff,
+            "words_per_second": eff / t_train, "vocab_size": len(w2v.wv)}
+
+
+def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int) -> dict:
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+
+    p = {**PARAMS, **MODELS[model]}
+    t0 = time.perf_counter()
+    with dask_client(workers=workers, threads_per_worker=threads) as client:
+        t_start = time.perf_counter() - t0
+        res = w2v_dist.train(inputs, client=client, seed=seed, output=out, overwrite=True, **p)
+    m = res.metrics
+    return {"vocab_seconds": m["stage_seconds"]["vocab"] + m["stage_seconds"]["encode"],
+            "train_seconds": m["train_seconds"], "effective_words": m["effective_words"],
+            "words_per_second": m["words_per_second"], "vocab_size": m["vocab_size"],
+            "rounds": m["rounds"], "round_overhead_fraction": m["round_overhead_fraction"],
+            "cluster_start_seconds": t_start, "end_to_end_seconds": time.perf_counter() - t0}
+
+
+def evaluate(vectors: str, order_from: str | None) -> dict:
+    from w2v_dist.evaluation import evaluate as ev
+    from w2v_dist.vectors import WordVectors
+
+    wv = WordVectors.load_word2vec_format(vectors)
+    if order_from:  # put gensim's vectors in w2v-dist's vocabulary order (same words)
+        ref = WordVectors.load_word2vec_format(order_from)
+        idx = [wv.key_to_index[w] for w in ref.index_to_key if w in wv.key_to_index]
+        wv = WordVectors([wv.index_to_key[i] for i in idx], wv.vectors[idx])
+    return ev(wv, analogies=str(EVAL / "questions-words.txt"),
+              word_pairs=[str(EVAL / "wordsim353.tsv"), str(EVAL / "simlex999.txt")])
+
+
+def child(args) -> None:
+    if args.tool == "gensim":
+        res = run_gensim(args.model, args.corpus_file, args.out, args.seed)
+    else:
+        res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads)
+    print("RESULT " + json.dumps(res))
+
+
+def measure(cmd: list[str]) -> tuple[dict, float, float]:
+    """Run a child; return its RESULT dict, wall seconds and peak tree RSS in MiB."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    peak = 0
+    stop = threading.Event()
+
+    def sample():
+        nonlocal peak
+        ps = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+                peak = max(peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    th = threading.Thread(target=sample, daemon=True)
+    th.start()
+    out, _ = proc.communicate()
+    stop.set()
+    th.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}")
+    line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]
+    return json.loads(line[7:]), time.perf_counter() - t0, peak / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--inputs", nargs="+", default=[str(SHARED / "corpora/real-en/text/*.txt.gz")])
+    ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=sorted(MODELS))
+    ap.add_argument("--seeds", nargs="+", type=int, default=[1])
+    ap.add_argument("--shapes", nargs="+", default=["1x2", "2x1"], help="w2v-dist WORKERSxTHREADS shapes")
+    ap.add_argument("--skip-gensim", action="store_true")
+    ap.add_argument("--json", help="also write the rows here")
+    # child mode
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--tool"), ap.add_argument("--model"), ap.add_argument("--out")
+    ap.add_argument("--corpus-file"), ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--workers", type=int, default=1), ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+
+    work = Path(tempfile.mkdtemp(prefix="w2v-bench-"))
+    corpus_file = work / "tokens.txt"
+    t0 = time.perf_counter()
+    ntok = tokenize_to_file(args.inputs, corpus_file)
+    print(f"tokenized {ntok:,} tokens to a plain file in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    rows = []
+    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    for model in args.models:
+        for seed in args.seeds:
+            runs = [] if args.skip_gensim else [("gensim", "workers=2", me + ["--tool", "gensim", "--corpus-file", str(corpus_file)])]
+            for shape in args.shapes:
+                w, t = shape.split("x")
+                runs.append(("w2v-dist", f"{w} worker x {t} thr", me + ["--tool", "w2v", "--workers", w, "--threads", t,
+                                                                      "--inputs", *args.inputs]))
+            ref = None
+            for tool, shape, cmd in runs:
+                out = work / f"{tool}-{model}-{seed}-{shape.replace(' ', '')}"
+                vec = str(out / "vectors.bin") if tool == "w2v-dist" else str(out) + ".bin"
+                print(f"running {tool} {model} {shape} seed {seed} ...", file=sys.stderr)
+                res, wall, peak = measure(cmd + ["--model", model, "--seed", str(seed),
+                                                 "--out", str(out) if tool == "w2v-dist" else vec])
+                if tool == "w2v-dist" and ref is None:
+                    ref = vec
+                rows.append({"tool": tool, "model": model, "shape": shape, "seed": seed, "wall_seconds": wall,
+                             "peak_mib": peak, **res, "vec": vec})
+            for row in rows:
+                if row["model"] == model and row["seed"] == seed and "evaluation" not in row:
+                    row["evaluation"] = evaluate(row["vec"], ref if row["tool"] == "gensim" else None)
+
+    print(f"\nCPU: {cpu_model()}, {os.cpu_count()} cores; corpus {ntok:,} tokens; "
+          f"negative=5 window=5 vector_size=100 min_count=5 sample=1e-3 epochs=5\n")
+    hdr = "| tool | model | shape | seed | wall s | train s | effective words/s | peak MiB | analogy % | WS-353 | SimLex-999 |"
+    print(hdr)
+    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for r in rows:
+        e = r["evaluation"]
+        print(f"| {r['tool']} | {r['model']} | {r['shape']} | {r['seed']} | {r['wall_seconds']:.0f} | "
+              f"{r['train_seconds']:.0f} | {r['words_per_second']:,.0f} | {r['peak_mib']:,.0f} | "
+              f"{100 * e['analogy_accuracy']:.1f} | {e['wordsim353_spearman']:.3f} | {e['simlex999_spearman']:.3f} |")
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
