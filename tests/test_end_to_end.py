@@ -58,6 +58,16 @@ def test_cli_two_worker_processes_end_to_end(tmp_path, small_corpus, eval_dir, c
     trained = evaluate_word_pairs(ours, str(ws))["spearman"]
     assert trained == pytest.approx(m["evaluation"]["wordsim353_spearman"], abs=1e-6)
 
+    # the evaluate and similar commands read the written vectors
+    capsys.readouterr()
+    assert main(["--quiet", "evaluate", str(out / "vectors.bin"), "--word-pairs", str(ws), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["wordsim353_spearman"] == pytest.approx(trained, abs=1e-6)
+    assert main(["--quiet", "similar", str(out / "vectors.txt"), "the", "--topn", "3", "--json"]) == 0
+    top = json.loads(capsys.readouterr().out)
+    assert [t["word"] for t in top] == [w for w, _ in kv.most_similar("the", topn=3)]
+    assert main(["--quiet", "similar", str(out / "vectors.txt"), "zzzqqq"]) == 2
+
 
 def test_two_workers_match_one_and_beat_random(tmp_path, eval_dir, inproc_client):
     """On the 1.2M-token demo sample (the 200k-token small slice is too small for WordSim-353:

@@ -388,7 +388,7 @@ def _count_shard(shard: Shard, storage_options, tokenize_options: dict, max_voca
 def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
                 token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True, max_sentence_length: int = 10000,
                 min_count: int = 5, max_vocab_size: int | None = None, max_final_vocab: int | None = None,
-                split_every: int = 8, client=None) -> Vocab:
+                split_every: int = 8, client=None, progress: bool = False) -> Vocab:
     """Count the words of all partitions with Dask and build the vocabulary.
 
     One ``dask.delayed`` task per partition reads, tokenizes and counts it (pruned to
@@ -411,6 +411,8 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
         Fan-in of the reduction tree (>= 2).
     client : distributed.Client, optional
         Run on this cluster with ``client.compute``; default: dask's current scheduler.
+    progress : bool
+        With a client, show distributed's text progress bar of the counting tasks on stdout.
 
     Returns
     -------
@@ -454,7 +456,12 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
                  for j, i in enumerate(range(0, len(level), split_every))]
     final = level[0]
     if client is not None:
-        table = client.compute(final).result()
+        fut = client.compute(final)
+        if progress:
+            from distributed import progress as show_progress
+
+            show_progress(fut)
+        table = fut.result()
     else:
         (table,) = dask.compute(final)
     return Vocab.from_counts(table, min_count=min_count, max_final_vocab=max_final_vocab)

@@ -6,7 +6,8 @@ Data flow (DESIGN.md)::
     shards --read/tokenize/encode (Dask, on the worker that will train them)--> int32 ids + offsets
     rounds: every worker trains its replica on its slice --> changed rows --merge--> central copy
 
-Rounds.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An epoch has
+Rounds.  With one worker nothing is merged: its threads share one replica, which the driver
+fetches at the end.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An epoch has
 ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
@@ -154,7 +155,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     tok = _tokenize_options(config)
     vocab = build_vocab(shards, storage_options, min_count=config.min_count,
                         max_vocab_size=config.max_vocab_size, max_final_vocab=config.max_final_vocab,
-                        client=client, **tok)
+                        client=client, progress=progress, **tok)
     stage["vocab"] = time.perf_counter() - t1
     V, D = len(vocab), config.vector_size
     log.info("vocabulary: %d words (min_count=%d) from %d tokens", V, config.min_count, vocab.corpus_words)
@@ -167,6 +168,10 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     encoded = [client.submit(W.encode_shard, s, storage_options, words_fut, tok, workers=[owner[i]],
                              allow_other_workers=False, pure=False, key=f"w2v-encode-{job}-{i}")
                for i, s in enumerate(shards)]
+    if progress:
+        from distributed import progress as show_progress
+
+        show_progress(encoded)
     counts = client.gather([client.submit(W.partition_words, e, workers=[owner[i]], pure=False)
                             for i, e in enumerate(encoded)])
     parts = {w: [e for e, o in zip(encoded, owner) if o == w] for w in workers}
@@ -221,7 +226,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 futs = []
                 for k, w in enumerate(workers):
                     spec = {"word_lo": slices[w][0], "word_hi": slices[w][1], "alpha_start": a0,
-                            "alpha_end": a1, "seed": (config.seed * 1_000_003 + r * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
+                            "alpha_end": a1, "collect": K > 1, "seed": (config.seed * 1_000_003 + r * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
                     futs.append(client.submit(W.train_round, job, spec, updates[w], *parts[w], workers=[w],
                                               allow_other_workers=False, pure=False,
                                               key=f"w2v-round-{job}-{r}-{k}"))
@@ -257,6 +262,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     bar.set_postfix(epoch=epoch + 1, alpha=f"{a1:.5f}", words_s=f"{effective / max(el, 1e-9):,.0f}")
                     bar.update(1)
                 r += 1
+        if K == 1:  # a lone replica is the model: fetch it once instead of merging every round
+            syn0, syn1neg = client.submit(W.fetch_replica, job, workers=workers, allow_other_workers=False,
+                                          pure=False).result()
         train_seconds = time.perf_counter() - t_train
     finally:
         if bar is not None:

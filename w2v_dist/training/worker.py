@@ -123,6 +123,12 @@ def get_replica(job_id: str) -> tuple[np.ndarray, np.ndarray]:
     return rep.syn0, rep.syn1neg
 
 
+def fetch_replica(job_id: str) -> tuple[np.ndarray, np.ndarray]:
+    """Copies of this worker's ``(syn0, syn1neg)`` (float32 [V, D] each), for the driver."""
+    rep = _REPLICAS[_key(job_id)]
+    return rep.syn0.copy(), rep.syn1neg.copy()
+
+
 def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict) -> tuple[np.ndarray, np.ndarray]:
     """Read, tokenize and encode one shard on the worker.
 
@@ -204,7 +210,10 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
     job_id : str
     spec : dict
         ``word_lo``, ``word_hi`` (int, words of this worker's stream for the round),
-        ``alpha_start``, ``alpha_end`` (learning rate at the two ends of the slice), ``seed``.
+        ``alpha_start``, ``alpha_end`` (learning rate at the two ends of the slice), ``seed``,
+        ``collect`` (bool, default True): return the changed rows.  A lone replica needs no
+        merging: the driver passes False and fetches the replica once at the end
+        (:func:`fetch_replica`).
     update : tuple or None
         ``(rows0 int64 [n0], values0 float32 [n0, D], rows1 int64 [n1], values1 float32 [n1, D])``:
         central rows that differ from this replica after the last merge.
@@ -241,6 +250,17 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
     else:
         results = list(rep.pool.map(lambda a: _run_thread(*a), args))
     compute = time.perf_counter() - t0
+    stats = {
+        "raw_words": sum(r[0] for r in results),
+        "effective_words": sum(r[1] for r in results),
+        "loss": sum(r[2] for r in results),
+        "compute_seconds": compute,
+        "bytes_in": bytes_in,
+    }
+    if not spec.get("collect", True):
+        empty = np.empty(0, dtype=np.int64)
+        nodelta = np.empty((0, rep.syn0.shape[1]), dtype=np.float32)
+        return {"rows0": empty, "delta0": nodelta, "rows1": empty, "delta1": nodelta, **stats}
     touched0 = np.bitwise_or.reduce(rep.touched0) if rep.threads > 1 else rep.touched0[0]
     touched1 = np.bitwise_or.reduce(rep.touched1) if rep.threads > 1 else rep.touched1[0]
     rows0 = np.flatnonzero(touched0).astype(np.int64)
@@ -253,11 +273,4 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
     # rule with one replica; with several, the next update overwrites these rows).
     rep.base0[rows0] = new0
     rep.base1[rows1] = new1
-    return {
-        "rows0": rows0, "delta0": delta0, "rows1": rows1, "delta1": delta1,
-        "raw_words": sum(r[0] for r in results),
-        "effective_words": sum(r[1] for r in results),
-        "loss": sum(r[2] for r in results),
-        "compute_seconds": compute,
-        "bytes_in": bytes_in,
-    }
+    return {"rows0": rows0, "delta0": delta0, "rows1": rows1, "delta1": delta1, **stats}
