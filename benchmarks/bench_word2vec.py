@@ -168,7 +168,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ntok = tokenize_to_file(args.inputs, corpus_file)
     print(f"tokenized {ntok:,} tokens to a plain file in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    rows = []
+    rows: list[dict] = []
     me = [sys.executable, str(Path(__file__).resolve()), "--child"]
     for model in args.models:
         for seed in args.seeds:
@@ -194,14 +194,33 @@ def main() -> None:
 
     print(f"\nCPU: {cpu_model()}, {os.cpu_count()} cores; corpus {ntok:,} tokens; "
           f"negative=5 window=5 vector_size=100 min_count=5 sample=1e-3 epochs=5\n")
-    hdr = "| tool | model | shape | seed | wall s | train s | effective words/s | peak MiB | analogy % | WS-353 | SimLex-999 |"
+    hdr = ("| tool | model | shape | seed | wall s | vocab s | train s | effective words/s | round overhead | peak MiB "
+           "| analogy % | WS-353 | SimLex-999 |")
     print(hdr)
-    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("| --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
         e = r["evaluation"]
+        ovh = f"{100 * r['round_overhead_fraction']:.0f}%" if "round_overhead_fraction" in r else ""
         print(f"| {r['tool']} | {r['model']} | {r['shape']} | {r['seed']} | {r['wall_seconds']:.0f} | "
-              f"{r['train_seconds']:.0f} | {r['words_per_second']:,.0f} | {r['peak_mib']:,.0f} | "
+              f"{r['vocab_seconds']:.1f} | {r['train_seconds']:.0f} | {r['words_per_second']:,.0f} | {ovh} | {r['peak_mib']:,.0f} | "
               f"{100 * e['analogy_accuracy']:.1f} | {e['wordsim353_spearman']:.3f} | {e['simlex999_spearman']:.3f} |")
+    if len(args.seeds) > 1:
+        print(f"\nMeans over seeds {args.seeds} (min-max):\n")
+        print("| tool | model | shape | effective words/s | analogy % | WS-353 | SimLex-999 |")
+        print("| --- | --- | --- | ---: | ---: | ---: | ---: |")
+        groups: dict[tuple, list[dict]] = {}
+        for r in rows:
+            groups.setdefault((r["tool"], r["model"], r["shape"]), []).append(r)
+
+        def span(vals, scale, fmt):
+            return f"{scale * sum(vals) / len(vals):{fmt}} ({scale * min(vals):{fmt}}-{scale * max(vals):{fmt}})"
+
+        for (tool, model, shape), rs in groups.items():
+            e = [r["evaluation"] for r in rs]
+            print(f"| {tool} | {model} | {shape} | {sum(r['words_per_second'] for r in rs) / len(rs):,.0f} | "
+                  f"{span([x['analogy_accuracy'] for x in e], 100, '.1f')} | "
+                  f"{span([x['wordsim353_spearman'] for x in e], 1, '.3f')} | "
+                  f"{span([x['simlex999_spearman'] for x in e], 1, '.3f')} |")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
 

@@ -193,7 +193,7 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
         r, e, l = train_slice(
             rep.syn0, rep.syn1neg, ids, offsets, s_lo, s_hi, rep.keep_prob, rep.cum_table,
             p["sg"], p["cbow_mean"], p["window"], p["negative"], a0, a1,
-            np.uint64((seed + 0x9E3779B97F4A7C15 * (i + 1)) & 0xFFFFFFFFFFFF),
+            int((seed + 0x9E3779B97F4A7C15 * (i + 1)) & 0xFFFFFFFFFFFF),  # int64, as warmup() compiled
             rep.touched0[t], rep.touched1[t], p["compute_loss"],
         )
         raw += int(r)
