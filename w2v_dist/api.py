@@ -59,15 +59,15 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     if output:
         check_output(output, storage_options, overwrite)
     # Bad inputs (missing path, empty glob, unknown Parquet column) fail here, before a cluster starts.
-    discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
-                    blocksize=config.blocksize)
+    shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
+                             blocksize=config.blocksize)
     if client is None:
         from .cluster import dask_client
 
         with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
                            overwrite=overwrite, progress=progress)
-    result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress)
+    result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards)
     if config.analogies or config.word_pairs:
         result.metrics["evaluation"] = evaluate(result.wv, analogies=config.analogies,
                                                 word_pairs=config.word_pairs,

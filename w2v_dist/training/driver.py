@@ -85,7 +85,8 @@ def initial_weights(vocab_size: int, vector_size: int, seed: int) -> tuple[np.nd
 
 
 def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_options: dict | None = None,
-                  progress: bool = True, on_round: Callable[[dict], None] | None = None) -> TrainResult:
+                  progress: bool = True, on_round: Callable[[dict], None] | None = None,
+                  shards: Sequence | None = None) -> TrainResult:
     """Run the whole job on a Dask cluster: vocabulary, encoding, distributed rounds.
 
     Parameters
@@ -102,6 +103,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         Show tqdm progress bars on stderr.
     on_round : callable, optional
         Called with each round's statistics dict.
+    shards : list of Shard, optional
+        ``discover_shards(inputs, ...)`` already made by the caller (not listed again).
 
     Returns
     -------
@@ -140,8 +143,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     log.info("Dask cluster: %d worker(s) x %s thread(s)%s", K, "/".join(str(nthreads[w]) for w in workers),
              f"; dashboard {link}" if link else "")
 
-    shards = discover_shards(inputs, storage_options, format=config.format,
-                             text_column=config.text_column, blocksize=config.blocksize)
+    if shards is None:
+        shards = discover_shards(inputs, storage_options, format=config.format,
+                                 text_column=config.text_column, blocksize=config.blocksize)
     want = 2 * sum(nthreads.values())
     splittable = [s for s in shards if s.kind == "text" and s.compression is None]
     if len(shards) < want and splittable:
