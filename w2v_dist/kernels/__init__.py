@@ -1,41 +1,71 @@
-"""Numba training kernels (skip-gram / CBOW with negative sampling).
+"""Numba training kernels (skip-gram / CBOW with negative sampling and/or
+hierarchical softmax).
 
 Public API:
 
 * :func:`train_slice` -- train a range of sentences of one partition in place;
-* :func:`sg_pair_step`, :func:`cbow_step`, :func:`ns_update` -- the single-step
-  building blocks used by ``train_slice`` (exposed for tests / other variants);
+* :func:`sg_hs_pair_step`, :func:`cbow_hs_step` -- one SGD step with HS and/or
+  NS (what ``train_slice`` runs); :func:`sg_pair_step`, :func:`cbow_step` --
+  the NS-only steps; :func:`ns_update`, :func:`hs_update` -- the two output
+  layers (exposed for tests / other variants);
+* :func:`build_huffman` -- Huffman codes / points for HS (gensim-compatible);
 * :func:`warmup` -- compile (or load from Numba's on-disk cache) the kernels
   for the dtypes used in training, e.g. on a worker before timing.
 
-See :mod:`w2v_dist.kernels.ns` for the semantics and sources.
+See :mod:`w2v_dist.kernels.ns` and :mod:`w2v_dist.kernels.huffman` for the
+semantics and sources.
 """
 
 import numpy as np
 
-from .ns import cbow_step, ns_update, sg_pair_step, train_slice
+from .huffman import MAX_CODE_LENGTH, build_huffman
+from .ns import (cbow_hs_step, cbow_step, hs_update, ns_update, sg_hs_pair_step, sg_pair_step,
+                 train_slice)
 
-__all__ = ["train_slice", "sg_pair_step", "cbow_step", "ns_update", "warmup"]
+__all__ = ["train_slice", "sg_pair_step", "cbow_step", "sg_hs_pair_step", "cbow_hs_step",
+           "ns_update", "hs_update", "build_huffman", "MAX_CODE_LENGTH", "warmup"]
 
 
 def warmup() -> None:
-    """Run ``train_slice`` once for CBOW and once for skip-gram on a tiny corpus.
+    """Run ``train_slice`` on a tiny corpus for every production configuration.
 
     Triggers Numba compilation (or cache loading) for the production argument
-    types: float32 [V, D] weights, int32 ids, int64 offsets / cum_table, uint32
-    keep_prob, uint8 touched flags, Python int / float scalars. Nothing is
+    types: float32 [V, D] weights (``syn0``, ``syn1neg``, ``syn1``), int32 ids,
+    int64 offsets / cum_table, uint32 keep_prob, int32 points / codelens, uint8
+    codes and touched flags, Python int / float scalars. Covers CBOW and
+    skip-gram with NS only (``hs=0``, HS arguments as the driver's dummies),
+    HS only (``negative=0``, NS arguments as dummies) and both. Also builds a
+    tiny Huffman tree (compiles :func:`build_huffman`'s helpers). Nothing is
     returned; the toy arrays are discarded.
     """
     V, D = 4, 8
     rng = np.random.default_rng(0)
     syn0 = ((rng.random((V, D), dtype=np.float32) - np.float32(0.5)) / np.float32(D))
-    syn1neg = np.zeros((V, D), dtype=np.float32)
     ids = np.array([0, 1, 2, 3, 2, 1], dtype=np.int32)
     offsets = np.array([0, 4, 6], dtype=np.int64)
     keep_prob = np.full(V, 2**32 - 1, dtype=np.uint32)
-    cum_table = np.array([1, 2, 3, 4], dtype=np.int64)
+    points, codes, codelens = build_huffman(np.array([4, 3, 2, 1], dtype=np.int64))
     touched0 = np.zeros(V, dtype=np.uint8)
-    touched1 = np.zeros(V, dtype=np.uint8)
-    for sg in (0, 1):
-        train_slice(syn0, syn1neg, ids, offsets, 0, 2, keep_prob, cum_table,
-                    sg, 1, 2, 2, 0.025, 0.0001, 1, touched0, touched1, 1)
+    for hs, negative in ((0, 2), (1, 0), (1, 2)):
+        if negative > 0:
+            syn1neg = np.zeros((V, D), dtype=np.float32)
+            cum_table = np.array([1, 2, 3, 4], dtype=np.int64)
+            touched1 = np.zeros(V, dtype=np.uint8)
+        else:
+            syn1neg = np.zeros((1, D), dtype=np.float32)
+            cum_table = np.ones(1, dtype=np.int64)
+            touched1 = np.zeros(1, dtype=np.uint8)
+        if hs:
+            syn1 = np.zeros((V - 1, D), dtype=np.float32)
+            pts, cds, cls = points, codes, codelens
+            touched2 = np.zeros(V - 1, dtype=np.uint8)
+        else:
+            syn1 = np.zeros((1, D), dtype=np.float32)
+            pts = np.zeros((1, 1), dtype=np.int32)
+            cds = np.zeros((1, 1), dtype=np.uint8)
+            cls = np.zeros(1, dtype=np.int32)
+            touched2 = np.zeros(1, dtype=np.uint8)
+        for sg in (0, 1):
+            train_slice(syn0, syn1neg, syn1, ids, offsets, 0, 2, keep_prob, cum_table,
+                        pts, cds, cls, sg, 1, 2, negative, hs, 0.025, 0.0001, 1,
+                        touched0, touched1, touched2, 1)

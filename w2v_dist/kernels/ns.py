@@ -1,4 +1,5 @@
-"""Skip-gram and CBOW with negative sampling: Numba kernels (Hogwild, nogil).
+"""Skip-gram and CBOW with negative sampling and/or hierarchical softmax:
+Numba kernels (Hogwild, nogil).
 
 Model and update rule
 ---------------------
@@ -20,6 +21,16 @@ label 1) and ``t_1..t_negative`` (noise words, label 0)::
         neu1e += g * syn1neg[t]          # uses syn1neg[t] before its update
         syn1neg[t] += g * l1
     input row(s) += neu1e
+
+Hierarchical softmax (Morin & Bengio 2005; Mikolov et al. 2013, sec. 2.1;
+gensim ``w2v_fast_sentence_sg_hs`` / ``_cbow_hs``) replaces the targets by the
+inner nodes ``p = points[w, d]`` of the center word's Huffman path
+(:mod:`w2v_dist.kernels.huffman`), with label ``1 - codes[w, d]`` and weights
+``syn1[p]`` (:func:`hs_update`; same update rule as above). With both
+``hs`` and ``negative > 0`` the HS update runs first and NS second, both on
+the unchanged input and into one ``neu1e`` (word2vec.c; see
+:func:`sg_hs_pair_step` for the small difference from gensim). HS draws no
+random numbers, so the NS stream is the same with or without it.
 
 Orientation is the word2vec.c / gensim one: in skip-gram the *context* word
 ``sent[j]`` is the input row and the *center* word ``sent[i]`` is predicted.
@@ -55,15 +66,19 @@ Performance notes
   weight arrays (atomic increments on the same counter would contend between
   Hogwild threads). For the same reason rows are indexed as ``a[row, c]``
   and never sliced into views.
+* ``train_slice`` compiles its shared loop three times with constant
+  ``(hs, ns)`` flags (NS only / HS only / both), so the NS-only path has no
+  HS branch in it and runs as fast as before HS was added.
 * ``train_slice`` draws each step's negatives ``PREFETCH_AHEAD`` steps early
   (the draw order is unchanged) and issues software prefetches
   (``llvm.prefetch``) for the rows they will touch; with V = 30k, D = 100 the
-  rows do not fit in L2 and this is worth ~25%.
+  rows do not fit in L2 and this is worth ~25%. With HS it also prefetches
+  the ``syn1`` rows of the path below depth ``HS_PREFETCH_SKIP``.
 
 Concurrency
 -----------
 All functions release the GIL: several Python threads may run
-``train_slice`` on the same ``syn0``/``syn1neg`` at once (Hogwild, as
+``train_slice`` on the same ``syn0``/``syn1neg``/``syn1`` at once (Hogwild, as
 word2vec.c and gensim). Races on shared rows are accepted by design. Scratch
 buffers are allocated per call, so calls share nothing else.
 
@@ -88,6 +103,8 @@ _MASK48 = np.uint64(281474976710655)
 
 #: How many SGD steps ahead ``train_slice`` draws negatives and prefetches rows.
 PREFETCH_AHEAD = 2
+#: Hierarchical softmax: the first (topmost) path nodes not prefetched.
+HS_PREFETCH_SKIP = 4
 
 
 @intrinsic
@@ -319,6 +336,72 @@ def ns_update(l1, l1_row, syn1neg, targets, alpha, neu1e, touched1, compute_loss
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def hs_update(l1, l1_row, syn1, points, codes, codelens, word, alpha, neu1e, touched2,
+              compute_loss):
+    """Hierarchical-softmax output layer: one SGD step for one input vector.
+
+    Same structure and conventions as :func:`ns_update` (gensim
+    ``w2v_fast_sentence_sg_hs`` / ``w2v_fast_sentence_cbow_hs``, word2vec.c
+    ``if (hs)`` block). For ``d`` in ``range(codelens[word])``, with
+    ``p = points[word, d]`` and ``code = codes[word, d]``::
+
+        f = dot32(l1[l1_row], syn1[p]);  g = (1 - code - 1 / (1 + exp(-f))) * alpha
+        neu1e += g * syn1[p];  syn1[p] += g * l1[l1_row]
+
+    i.e. a logistic regression with label ``1 - code`` at every inner node of
+    the word's path (root first); the nodes are distinct, so the order only
+    matters for rounding.
+
+    Parameters
+    ----------
+    l1, l1_row : float32 [R, D] and row, as in :func:`ns_update` (read only).
+    syn1 : float32 [>= V - 1, D], C-contiguous
+        Inner-node weights, updated in place.
+    points : int32 [V, L], codes : uint8 [V, L], codelens : int32 [V]
+        Huffman paths (:func:`w2v_dist.kernels.huffman.build_huffman`).
+    word : int
+        The predicted word (the center word).
+    alpha : float
+    neu1e : float32 [D]
+        Error accumulator, ADDED to (as :func:`ns_update`), so HS and NS can
+        share it.
+    touched2 : uint8 [rows of syn1]
+        Set to 1 at every updated ``syn1`` row.
+    compute_loss : bool/int
+
+    Returns
+    -------
+    float64 : the exact HS loss ``-log P(word | l1)`` =
+    ``sum_d -log sigmoid((1 - 2 * code) * f)``, i.e. ``-log sigmoid(f)`` where
+    ``code == 0`` and ``-log sigmoid(-f)`` where ``code == 1`` (gensim's
+    ``sgn = (-1)**code; loss -= log sigmoid(sgn * f)``, without its LOG_TABLE
+    and ``|f| < 6`` window), or 0.0 when ``compute_loss`` is false.
+
+    Exact float32 sigmoid, no skipping of ``|f| >= 6`` (as :func:`ns_update`).
+    A word with ``codelens[word] == 0`` (V == 1) is a no-op.
+    """
+    a32 = np.float32(alpha)
+    D = syn1.shape[1]
+    loss = 0.0
+    for d in range(codelens[word]):
+        p = points[word, d]
+        code = codes[word, d]
+        f = _dot32_simd(l1, l1_row, syn1, p)
+        g = (_ONE - np.float32(code) - _ONE / (_ONE + np.exp(-f))) * a32
+        for c in range(D):
+            wc = syn1[p, c]
+            neu1e[c] += g * wc
+            syn1[p, c] = wc + g * l1[l1_row, c]
+        touched2[p] = 1
+        if compute_loss:
+            if code == 0:
+                loss += softplus64(-f)
+            else:
+                loss += softplus64(f)
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
 def sg_pair_step(syn0, syn1neg, context, targets, alpha, neu1e, touched0, touched1,
                  compute_loss=True):
     """One skip-gram NS step: input row ``syn0[context]``, predict ``targets``.
@@ -356,6 +439,102 @@ def sg_pair_step(syn0, syn1neg, context, targets, alpha, neu1e, touched0, touche
         syn0[context, c] += neu1e[c]
     touched0[context] = 1
     return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def sg_hs_pair_step(syn0, syn1neg, syn1, points, codes, codelens, context, targets, hs,
+                    negative, alpha, neu1e, touched0, touched1, touched2, compute_loss=True):
+    """One skip-gram step with hierarchical softmax and/or negative sampling.
+
+    Input row ``syn0[context]``, predicted word ``targets[0]``::
+
+        neu1e = 0
+        if hs:           hs_update(syn0[context] -> syn1, path of targets[0])
+        if negative > 0: ns_update(syn0[context] -> syn1neg, targets)
+        syn0[context] += neu1e
+
+    Both outputs read the same, not yet updated, input row and accumulate into
+    one ``neu1e``, HS first: word2vec.c's ``train_model_thread`` semantics.
+    (gensim 4 calls ``fast_sentence_sg_hs`` then ``fast_sentence_sg_neg`` in
+    the same order, but each applies its own ``syn0`` update, so its NS part
+    sees the row already moved by HS; the difference is O(alpha**2).)
+
+    Parameters
+    ----------
+    syn0, syn1neg, syn1, points, codes, codelens
+        As :func:`train_slice`; ``syn1neg`` is never read when
+        ``negative == 0`` and ``syn1``/``points``/``codes``/``codelens`` never
+        when ``hs == 0`` (dummies allowed).
+    context : int
+    targets : int32 [negative + 1]
+        ``targets[0]`` the center word (HS: the word whose path is trained);
+        ``targets[1:]`` the noise words (see :func:`ns_update`).
+    hs, negative : int or bool
+        HS on iff ``hs``; NS on iff ``negative > 0`` (``train_slice`` passes
+        constant bools here so that the disabled branch is compiled away).
+    alpha : float
+    neu1e : float32 [D]
+        Scratch (zeroed here).
+    touched0, touched1, touched2 : uint8
+        Flags of changed ``syn0`` / ``syn1neg`` / ``syn1`` rows.
+    compute_loss : bool/int, default True
+
+    Returns
+    -------
+    float64 loss of the step (HS + NS; 0.0 when ``compute_loss`` is false).
+    """
+    D = syn0.shape[1]
+    for c in range(D):
+        neu1e[c] = _ZERO
+    loss = 0.0
+    if hs:
+        loss += hs_update(syn0, context, syn1, points, codes, codelens, targets[0], alpha,
+                          neu1e, touched2, compute_loss)
+    if negative > 0:
+        loss += ns_update(syn0, context, syn1neg, targets, alpha, neu1e, touched1,
+                          compute_loss)
+    for c in range(D):
+        syn0[context, c] += neu1e[c]
+    touched0[context] = 1
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _cbow_hidden(syn0, contexts, cbow_mean, neu1, neu1e):
+    """CBOW input: ``neu1[0] = sum (or mean) of syn0[contexts]``; zero ``neu1e``.
+
+    Returns ``inv_count = 1 / cw`` (float32). Requires ``cw >= 1``.
+    """
+    D = syn0.shape[1]
+    cw = contexts.shape[0]
+    for c in range(D):
+        neu1[0, c] = _ZERO
+        neu1e[c] = _ZERO
+    for m in range(cw):
+        w = contexts[m]
+        for c in range(D):
+            neu1[0, c] += syn0[w, c]
+    inv_count = _ONE / np.float32(cw)
+    if cbow_mean:
+        for c in range(D):
+            neu1[0, c] *= inv_count
+    return inv_count
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _cbow_backprop(syn0, contexts, cbow_mean, inv_count, neu1e, touched0):
+    """CBOW input update: ``neu1e *= inv_count`` unless ``cbow_mean``; then
+    ``syn0[contexts[m]] += neu1e`` for every m."""
+    D = syn0.shape[1]
+    cw = contexts.shape[0]
+    if not cbow_mean:
+        for c in range(D):
+            neu1e[c] *= inv_count
+    for m in range(cw):
+        w = contexts[m]
+        for c in range(D):
+            syn0[w, c] += neu1e[c]
+        touched0[w] = 1
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -397,30 +576,39 @@ def cbow_step(syn0, syn1neg, contexts, targets, alpha, cbow_mean, neu1, neu1e,
     -------
     float64 loss of the step (0.0 when ``compute_loss`` is false).
     """
-    D = syn0.shape[1]
-    cw = contexts.shape[0]
-    if cw == 0:
+    if contexts.shape[0] == 0:
         return 0.0
-    for c in range(D):
-        neu1[0, c] = _ZERO
-        neu1e[c] = _ZERO
-    for m in range(cw):
-        w = contexts[m]
-        for c in range(D):
-            neu1[0, c] += syn0[w, c]
-    inv_count = _ONE / np.float32(cw)
-    if cbow_mean:
-        for c in range(D):
-            neu1[0, c] *= inv_count
+    inv_count = _cbow_hidden(syn0, contexts, cbow_mean, neu1, neu1e)
     loss = ns_update(neu1, 0, syn1neg, targets, alpha, neu1e, touched1, compute_loss)
-    if not cbow_mean:
-        for c in range(D):
-            neu1e[c] *= inv_count
-    for m in range(cw):
-        w = contexts[m]
-        for c in range(D):
-            syn0[w, c] += neu1e[c]
-        touched0[w] = 1
+    _cbow_backprop(syn0, contexts, cbow_mean, inv_count, neu1e, touched0)
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def cbow_hs_step(syn0, syn1neg, syn1, points, codes, codelens, contexts, targets, hs,
+                 negative, alpha, cbow_mean, neu1, neu1e, touched0, touched1, touched2,
+                 compute_loss=True):
+    """One CBOW step with hierarchical softmax and/or negative sampling.
+
+    As :func:`cbow_step` (same ``neu1`` / ``cbow_mean`` / ``1/cw`` handling,
+    gensim ``w2v_fast_sentence_cbow_hs`` + ``w2v_fast_sentence_cbow_neg``),
+    with the output layer of :func:`sg_hs_pair_step`: ``hs_update`` (if
+    ``hs``) then ``ns_update`` (if ``negative > 0``) both on the same ``neu1``
+    and into one ``neu1e`` (word2vec.c semantics), then the context rows.
+    ``targets[0]`` is the center word. ``cw == 0`` is a no-op returning 0.0.
+    Dummy arrays are never read for a disabled output (see
+    :func:`sg_hs_pair_step`). Returns the float64 loss of the step.
+    """
+    if contexts.shape[0] == 0:
+        return 0.0
+    inv_count = _cbow_hidden(syn0, contexts, cbow_mean, neu1, neu1e)
+    loss = 0.0
+    if hs:
+        loss += hs_update(neu1, 0, syn1, points, codes, codelens, targets[0], alpha, neu1e,
+                          touched2, compute_loss)
+    if negative > 0:
+        loss += ns_update(neu1, 0, syn1neg, targets, alpha, neu1e, touched1, compute_loss)
+    _cbow_backprop(syn0, contexts, cbow_mean, inv_count, neu1e, touched0)
     return loss
 
 
@@ -460,17 +648,25 @@ def draw_reduced_windows(n, window, state, out):
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
-def _fill_targets(slot, word, cum_table, state, neg, syn1neg):
+def _fill_targets(slot, word, cum_table, state, neg, syn1neg, hs, syn1, points, codelens):
     """``slot[0] = word``; ``slot[1..neg]`` = fresh negative draws; prefetch their rows.
 
+    With ``hs``, also prefetches the ``syn1`` rows of the word's Huffman path
+    below :data:`HS_PREFETCH_SKIP` (the top of the tree is shared by all words
+    and stays cached). Nothing is drawn or prefetched from ``syn1neg`` when
+    ``neg == 0`` nor from ``syn1`` when ``hs == 0`` (dummy arrays).
     slot: int32 [neg + 1]; state: uint64. Returns the advanced state.
     """
     slot[0] = word
-    _prefetch_row(syn1neg, word)
+    if neg > 0:
+        _prefetch_row(syn1neg, word)
     for d in range(1, neg + 1):
         t, state = draw_negative(cum_table, state)
         slot[d] = t
         _prefetch_row(syn1neg, t)
+    if hs:
+        for d in range(HS_PREFETCH_SKIP, codelens[word]):
+            _prefetch_row(syn1, points[word, d])
     return state
 
 
@@ -503,15 +699,20 @@ def _sg_seek(i, j, n, win, rwin):
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
-def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
-                sg, cbow_mean, window, negative, alpha_start, alpha_end, seed,
-                touched0, touched1, compute_loss):
-    """Train sentences ``sent_lo .. sent_hi-1`` of one partition (SG or CBOW, NS).
+def train_slice(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                points, codes, codelens, sg, cbow_mean, window, negative, hs,
+                alpha_start, alpha_end, seed, touched0, touched1, touched2, compute_loss):
+    """Train sentences ``sent_lo .. sent_hi-1`` of one partition (SG or CBOW; NS and/or HS).
 
     Parameters
     ----------
     syn0, syn1neg : float32 [V, D], C-contiguous
-        Input / output weights, updated in place (Hogwild-safe to share).
+        Input / NS output weights, updated in place (Hogwild-safe to share).
+        With ``negative == 0`` ``syn1neg`` is a dummy (e.g. ``zeros((1, D))``),
+        never read.
+    syn1 : float32 [>= V - 1, D], C-contiguous
+        HS inner-node weights (zeros initially), updated in place; a dummy
+        (e.g. ``zeros((1, D))``), never read, when ``hs == 0``.
     ids : int32 [N]
         Word ids of the partition, each in ``[0, V)``.
     offsets : int64 [S + 1]
@@ -524,7 +725,10 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
         ``keep_prob[w] < random_int32()``; ``2**32 - 1`` keeps always.
     cum_table : int64 [V]
         Cumulative noise distribution (unigram**0.75) scaled to a domain,
-        ``cum_table[-1] > 0`` (e.g. 2**31 - 1).
+        ``cum_table[-1] > 0`` (e.g. 2**31 - 1). Unused when ``negative == 0``.
+    points : int32 [V, L], codes : uint8 [V, L], codelens : int32 [V]
+        Huffman paths (:func:`w2v_dist.kernels.huffman.build_huffman`); unused
+        (dummies ``zeros((1, 1))`` / ``zeros(1)``) when ``hs == 0``.
     sg : int
         1 = skip-gram, 0 = CBOW.
     cbow_mean : int
@@ -533,7 +737,12 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
         Maximum window; each position uses ``window - b``, ``b`` uniform in
         ``[0, window)``.
     negative : int >= 0
-        Noise words per positive.
+        Noise words per positive; 0 disables negative sampling.
+    hs : int in {0, 1}
+        1 enables hierarchical softmax. ``hs == 0 and negative == 0`` is not
+        allowed (nothing would be trained). With both, every step runs the HS
+        update then the NS update into one shared error vector (see
+        :func:`sg_hs_pair_step`).
     alpha_start, alpha_end : float
         Learning rate, linear over the slice's raw words:
         ``alpha = alpha_start + (alpha_end - alpha_start) * raw_done / raw_total``
@@ -541,17 +750,18 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
         previous sentences of the slice).
     seed : int in [0, 2**63)
         Initial LCG state (masked to 48 bits).
-    touched0, touched1 : uint8 [V]
-        Set to 1 for every ``syn0`` / ``syn1neg`` row this call changed (never
-        cleared here).
+    touched0, touched1, touched2 : uint8 [rows of syn0 / syn1neg / syn1]
+        Set to 1 for every ``syn0`` / ``syn1neg`` / ``syn1`` row this call
+        changed (never cleared here; the disabled output's flags are untouched).
     compute_loss : int
-        Nonzero: accumulate the exact NS loss.
+        Nonzero: accumulate the exact loss (NS + HS, see :func:`ns_update`,
+        :func:`hs_update`).
 
     Returns
     -------
     (raw_words: int64, effective_words: int64, loss: float64)
         ``raw_words`` = ids in the trained sentences before subsampling,
-        ``effective_words`` = ids kept by subsampling, ``loss`` = summed NS loss
+        ``effective_words`` = ids kept by subsampling, ``loss`` = summed loss
         (0.0 unless ``compute_loss``).
 
     Random stream (one LCG, see ``_rng``), per sentence, in gensim's order:
@@ -560,11 +770,44 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
     pair for skip-gram or per center position for CBOW (negatives equal to
     the center word are drawn but skipped). CBOW positions with no context
     (one-word sentences) are skipped without drawing (word2vec.c ``if (cw)``;
-    gensim would still draw there).
+    gensim would still draw there). HS uses no random numbers, so the stream
+    is the same with ``hs`` on or off.
 
     Nothing raises; out-of-range ids or malformed offsets are undefined
     behaviour.
+
+    Implementation: one shared loop (:func:`_train_slice_impl`) inlined three
+    times with the constant flags ``(use_hs, use_ns)`` = NS only, HS only,
+    both, so each variant is compiled without the branches of the others (a
+    runtime ``if hs`` in the hot loop cost the NS-only path ~15%).
     """
+    if hs != 0:
+        if negative > 0:
+            return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
+                                     keep_prob, cum_table, points, codes, codelens, sg,
+                                     cbow_mean, window, negative, alpha_start, alpha_end,
+                                     seed, touched0, touched1, touched2, compute_loss,
+                                     True, True)
+        return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
+                                 keep_prob, cum_table, points, codes, codelens, sg,
+                                 cbow_mean, window, 0, alpha_start, alpha_end,
+                                 seed, touched0, touched1, touched2, compute_loss,
+                                 True, False)
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
+                             keep_prob, cum_table, points, codes, codelens, sg,
+                             cbow_mean, window, negative, alpha_start, alpha_end,
+                             seed, touched0, touched1, touched2, compute_loss,
+                             False, True)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                      cum_table, points, codes, codelens, sg, cbow_mean, window, negative,
+                      alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                      compute_loss, use_hs, use_ns):
+    """Body of :func:`train_slice`; ``use_hs`` / ``use_ns`` are compile-time
+    constants at each (inlined) call site. ``negative`` must be 0 when not
+    ``use_ns``."""
     D = syn0.shape[1]
     state = np.uint64(seed) & _MASK48
     win = np.int64(window)
@@ -616,7 +859,8 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
             ahead = 0
             while ahead < PREFETCH_AHEAD and qi < n:
                 r = ahead % R
-                state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg)
+                state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg,
+                                      use_hs, syn1, points, codelens)
                 ring_ctx[r] = sent[qj]
                 _prefetch_row(syn0, sent[qj])
                 qi, qj = _sg_seek(qi, qj + 1, n, win, rwin)
@@ -625,14 +869,16 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
             while p < ahead:
                 if qi < n:
                     r = ahead % R
-                    state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg)
+                    state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg,
+                                          use_hs, syn1, points, codelens)
                     ring_ctx[r] = sent[qj]
                     _prefetch_row(syn0, sent[qj])
                     qi, qj = _sg_seek(qi, qj + 1, n, win, rwin)
                     ahead += 1
                 r = p % R
-                loss += sg_pair_step(syn0, syn1neg, ring_ctx[r], ring[r], alpha, neu1e,
-                                     touched0, touched1, compute_loss)
+                loss += sg_hs_pair_step(syn0, syn1neg, syn1, points, codes, codelens,
+                                        ring_ctx[r], ring[r], use_hs, use_ns, alpha, neu1e,
+                                        touched0, touched1, touched2, compute_loss)
                 p += 1
         elif n > 1:
             # CBOW: every position has cw >= 1 when n > 1 (window >= 1).
@@ -640,12 +886,13 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
             # position i is trained (same draw order).
             ahead = 0
             while ahead < PREFETCH_AHEAD and ahead < n:
-                state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg, syn1neg)
+                state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg, syn1neg,
+                                      use_hs, syn1, points, codelens)
                 ahead += 1
             for i in range(n):
                 if ahead < n:
                     state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg,
-                                          syn1neg)
+                                          syn1neg, use_hs, syn1, points, codelens)
                     e = ahead + win
                     if e < n:
                         _prefetch_row(syn0, sent[e])
@@ -663,8 +910,9 @@ def train_slice(syn0, syn1neg, ids, offsets, sent_lo, sent_hi, keep_prob, cum_ta
                         continue
                     contexts[cw] = sent[j]
                     cw += 1
-                loss += cbow_step(syn0, syn1neg, contexts[:cw], ring[i % R], alpha, cbow_mean,
-                                  neu1, neu1e, touched0, touched1, compute_loss)
+                loss += cbow_hs_step(syn0, syn1neg, syn1, points, codes, codelens, contexts[:cw],
+                                     ring[i % R], use_hs, use_ns, alpha, cbow_mean, neu1, neu1e,
+                                     touched0, touched1, touched2, compute_loss)
 
     if not compute_loss:
         loss = 0.0
