@@ -133,3 +133,22 @@ def test_vocabulary_empty_after_min_count(tmp_path, inproc_client):
     with pytest.raises(W2VError, match="min_count"):
         w2v_dist.train([str(f)], client=inproc_client, min_count=5, output=str(tmp_path / "o"))
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("sg", [1, 0])
+@pytest.mark.parametrize("hs, negative", [(1, 0), (1, 3)])
+def test_hierarchical_softmax_trains_on_two_replicas(small_corpus, inproc_client, sg, hs, negative):
+    """HS alone and HS + NS, skip-gram and CBOW: syn1 [V-1, D] is trained, merged and the loss falls."""
+    import w2v_dist
+
+    res = w2v_dist.train([str(small_corpus)], client=inproc_client, sg=sg, hs=hs, negative=negative,
+                         epochs=3, sync_every=40_000, min_count=5)
+    m = res.metrics
+    V, D = len(res.wv), res.wv.vector_size
+    assert res.syn1.shape == (V - 1, D) and np.abs(res.syn1).sum() > 0
+    assert (res.syn1neg is None) == (negative == 0)
+    assert m["workers"] == 2 and m["config"]["hs"] == 1
+    per_word = [sum(r["loss"] for r in m["round_stats"] if r["epoch"] == e)
+                / sum(r["effective_words"] for r in m["round_stats"] if r["epoch"] == e) for e in range(3)]
+    assert per_word[2] < per_word[0], per_word
+    assert all(r["bytes_to_driver"] > 0 for r in m["round_stats"])

@@ -47,7 +47,7 @@ class Config:
 
     # --- model (gensim Word2Vec names and defaults)
     sg: int = _f(0, "1 for skip-gram, 0 for CBOW", "train")
-    hs: int = _f(0, "1 for hierarchical softmax (not yet supported)", "train")
+    hs: int = _f(0, "1 for hierarchical softmax (may be combined with negative>0)", "train")
     negative: int = _f(5, "negative samples per positive pair", "train")
     window: int = _f(5, "maximum distance between the center and a context word", "train")
     vector_size: int = _f(100, "dimensionality of the word vectors", "train")
@@ -96,12 +96,10 @@ class Config:
         for name in ("sg", "hs", "cbow_mean", "compute_loss"):
             if getattr(self, name) not in (0, 1):
                 bad(name, "must be 0 or 1")
-        if self.hs:
-            bad("hs", "hierarchical softmax is not implemented yet; use hs=0 with negative>0")
         if self.negative < 0:
             bad("negative", "must be >= 0")
         if self.negative == 0 and not self.hs:
-            bad("negative", "hs=0 and negative=0 leave nothing to train; set negative>0")
+            bad("negative", "hs=0 and negative=0 leave nothing to train; set negative>0 or hs=1")
         for name in ("window", "vector_size", "epochs", "min_count", "max_sentence_length",
                      "workers", "sync_every", "restrict_vocab", "blocksize"):
             if getattr(self, name) < 1:

@@ -47,15 +47,18 @@ class TrainResult:
     wv : WordVectors
         The input vectors (syn0), float32 [V, D], in vocabulary order.
     vocab : Vocab
-    syn1neg : float32 [V, D]
-        The output (context) vectors.
+    syn1neg : float32 [V, D] or None
+        The output (context) vectors of negative sampling (None when negative=0).
+    syn1 : float32 [V-1, D] or None
+        The hierarchical-softmax inner-node vectors (None when hs=0).
     metrics : dict
         The content of ``metrics.json`` (see :func:`train_vectors`).
     """
 
     wv: WordVectors
     vocab: Vocab
-    syn1neg: np.ndarray
+    syn1neg: np.ndarray | None
+    syn1: np.ndarray | None
     metrics: dict = field(default_factory=dict)
 
 
@@ -77,11 +80,33 @@ def _assign(sizes: Sequence[int], workers: Sequence[str]) -> list[str]:
     return out
 
 
-def initial_weights(vocab_size: int, vector_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """syn0 uniform in [-0.5/D, 0.5/D) (word2vec.c), syn1neg zeros; float32 [V, D] each."""
+def initial_weights(vocab_size: int, vector_size: int, seed: int, negative: int = 5,
+                    hs: int = 0) -> list[np.ndarray]:
+    """The matrices ``[syn0, syn1neg, syn1]`` at the start of training, float32.
+
+    syn0 [V, D] is uniform in [-0.5/D, 0.5/D) (word2vec.c); syn1neg [V, D] and syn1 [V-1, D]
+    start at zero (word2vec.c).  A matrix the model does not use (syn1neg when negative=0, syn1
+    when hs=0) is a [1, D] zero dummy, which the kernels never index.
+    """
     rng = np.random.default_rng(seed)
     syn0 = (rng.random((vocab_size, vector_size), dtype=np.float32) - np.float32(0.5)) / np.float32(vector_size)
-    return np.ascontiguousarray(syn0, dtype=np.float32), np.zeros((vocab_size, vector_size), dtype=np.float32)
+    syn1neg = np.zeros((vocab_size if negative > 0 else 1, vector_size), dtype=np.float32)
+    syn1 = np.zeros((max(vocab_size - 1, 1) if hs else 1, vector_size), dtype=np.float32)
+    return [np.ascontiguousarray(syn0, dtype=np.float32), syn1neg, syn1]
+
+
+def training_tables(counts: np.ndarray, config: Config) -> dict[str, np.ndarray]:
+    """Subsampling, noise and Huffman tables for the kernels (dummies for unused parts)."""
+    from ..kernels.huffman import build_huffman
+
+    tables = {"keep_prob": keep_probabilities(counts, config.sample)}
+    tables["cum_table"] = noise_cum_table(counts, config.ns_exponent) if config.negative > 0 else np.ones(1, np.int64)
+    if config.hs:
+        tables["points"], tables["codes"], tables["codelens"] = build_huffman(counts)
+    else:
+        tables.update(points=np.zeros((1, 1), np.int32), codes=np.zeros((1, 1), np.uint8),
+                      codelens=np.zeros(1, np.int32))
+    return tables
 
 
 def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_options: dict | None = None,
@@ -185,13 +210,13 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
 
     # Central copy and tables, shipped once; replicas made on every worker (compiles kernels).
     t3 = time.perf_counter()
-    syn0, syn1neg = initial_weights(V, D, config.seed)
-    keep = keep_probabilities(vocab.counts, config.sample)
-    cum = noise_cum_table(vocab.counts, config.ns_exponent)
+    mats = initial_weights(V, D, config.seed, config.negative, config.hs)
+    tables = training_tables(vocab.counts, config)
     params = {"sg": config.sg, "cbow_mean": config.cbow_mean, "window": config.window,
-              "negative": config.negative, "compute_loss": config.compute_loss}
-    big = client.scatter([syn0, syn1neg, keep, cum], broadcast=True, hash=False)
-    inits = [client.submit(W.init_replica, job, *big, params, nthreads[w], workers=[w],
+              "negative": config.negative, "hs": config.hs, "compute_loss": config.compute_loss}
+    [mats_f, tables_f] = client.scatter([mats, tables], broadcast=True, hash=False)
+    big = [mats_f, tables_f]
+    inits = [client.submit(W.init_replica, job, mats_f, tables_f, params, nthreads[w], workers=[w],
                            allow_other_workers=False, pure=False) for w in workers]
     wait(inits)
     client.gather(inits)
@@ -236,12 +261,14 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                                               key=f"w2v-round-{job}-{r}-{k}"))
                 results = client.gather(futs)
                 t_m = time.perf_counter()
-                changed0 = merge(syn0, [x["rows0"] for x in results], [x["delta0"] for x in results])
-                changed1 = merge(syn1neg, [x["rows1"] for x in results], [x["delta1"] for x in results])
-                bytes_out = 0
+                bytes_out = bytes_back = 0
                 if K > 1:
-                    upd = (changed0, syn0[changed0], changed1, syn1neg[changed1])
-                    bytes_out = sum(a.nbytes for a in upd) * K
+                    upd = []
+                    for i, m in enumerate(mats):
+                        changed = merge(m, [x["rows"][i] for x in results], [x["deltas"][i] for x in results])
+                        upd.append((changed, m[changed]))
+                    bytes_out = sum(r.nbytes + v.nbytes for r, v in upd) * K
+                    bytes_back = sum(r.nbytes + d.nbytes for x in results for r, d in zip(x["rows"], x["deltas"]))
                     [fut] = client.scatter([upd], broadcast=True, hash=False)
                     updates = {w: fut for w in workers}
                 merge_s = time.perf_counter() - t_m
@@ -254,8 +281,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     "seconds": time.perf_counter() - t_r,
                     "compute_seconds": max(x["compute_seconds"] for x in results),
                     "merge_seconds": merge_s,
-                    "bytes_to_driver": int(sum(x["rows0"].nbytes + x["delta0"].nbytes + x["rows1"].nbytes
-                                               + x["delta1"].nbytes for x in results)),
+                    "bytes_to_driver": int(bytes_back),
                     "bytes_from_driver": int(bytes_out),
                 }
                 round_stats.append(stats)
@@ -267,7 +293,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     bar.update(1)
                 r += 1
         if K == 1:  # a lone replica is the model: fetch it once instead of merging every round
-            syn0, syn1neg = client.submit(W.fetch_replica, job, workers=workers, allow_other_workers=False,
+            mats = client.submit(W.fetch_replica, job, workers=workers, allow_other_workers=False,
                                           pure=False).result()
         train_seconds = time.perf_counter() - t_train
     finally:
@@ -279,6 +305,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             log.debug("could not drop replicas of %s", job, exc_info=True)
         client.cancel(encoded + big + [words_fut])
 
+    syn0, syn1neg, syn1 = mats
     wv = WordVectors(vocab.words, syn0, vocab.counts)
     compute = sum(s["compute_seconds"] for s in round_stats)
     metrics = {
@@ -299,4 +326,5 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         "round_stats": round_stats,
         "config": config.hyperparameters(),
     }
-    return TrainResult(wv=wv, vocab=vocab, syn1neg=syn1neg, metrics=metrics)
+    return TrainResult(wv=wv, vocab=vocab, syn1neg=syn1neg if config.negative > 0 else None,
+                       syn1=syn1 if config.hs else None, metrics=metrics)

@@ -1,6 +1,6 @@
 """The parts of training that run on a Dask worker.
 
-Each worker holds one *replica* of the parameters (``syn0`` and ``syn1neg``, float32 V x D) in
+Each worker holds one *replica* of the parameters (``syn0``, and ``syn1neg`` and/or ``syn1``, float32) in
 process memory between rounds, keyed by job id and worker address, so only changed rows travel.
 The worker's threads share that replica (Hogwild, Recht et al. 2011): the Numba kernels release
 the GIL, so T threads train one replica at T times the speed.
@@ -28,35 +28,38 @@ _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
 
 
+MATRICES = ("syn0", "syn1neg", "syn1")
+"""The trained matrices, in the order used everywhere (updates, deltas, fetches)."""
+
+
 @dataclass
 class Replica:
     """One worker's copy of the parameters and the tables it trains with.
 
     Attributes
     ----------
-    syn0, syn1neg : float32 [V, D]
-        The replica, trained in place by the worker's threads.
-    base0, base1 : float32 [V, D]
-        The central copy as this worker last saw it (start of the current round); deltas are
-        ``syn - base`` on the touched rows.
-    keep_prob : uint32 [V]
-        Subsampling thresholds (see :func:`w2v_dist.vocab.keep_probabilities`).
-    cum_table : int64 [V]
-        Cumulative noise distribution (see :func:`w2v_dist.vocab.noise_cum_table`).
+    mats : list of float32 arrays [rows, D]
+        ``syn0`` [V, D], ``syn1neg`` [V, D] (a [1, D] dummy when negative=0) and ``syn1``
+        [V-1, D] (a [1, D] dummy when hs=0), trained in place by the worker's threads.
+    bases : list of float32 arrays
+        The central copy as this worker last saw it (start of the current round), same shapes;
+        deltas are ``mats[i] - bases[i]`` on the touched rows.
+    touched : list (per thread) of lists (per matrix) of uint8 arrays
+        Rows each thread changed during the round.
+    tables : dict
+        ``keep_prob`` uint32 [V], ``cum_table`` int64 [V], ``points`` int32 [V, L],
+        ``codes`` uint8 [V, L], ``codelens`` int32 [V] (see :mod:`w2v_dist.vocab`,
+        :mod:`w2v_dist.kernels.huffman`).
     params : dict
-        ``sg``, ``cbow_mean``, ``window``, ``negative``, ``compute_loss``.
+        ``sg``, ``cbow_mean``, ``window``, ``negative``, ``hs``, ``compute_loss``.
     """
 
-    syn0: np.ndarray
-    syn1neg: np.ndarray
-    base0: np.ndarray
-    base1: np.ndarray
-    keep_prob: np.ndarray
-    cum_table: np.ndarray
+    mats: list
+    bases: list
+    tables: dict
     params: dict
     threads: int
-    touched0: list = field(default_factory=list)
-    touched1: list = field(default_factory=list)
+    touched: list = field(default_factory=list)
     pool: ThreadPoolExecutor | None = None
 
 
@@ -73,11 +76,11 @@ def _key(job_id: str, address: str | None = None) -> str:
     return f"{job_id}@{address or _worker_address()}"
 
 
-def init_replica(job_id: str, syn0: np.ndarray, syn1neg: np.ndarray, keep_prob: np.ndarray,
-                 cum_table: np.ndarray, params: dict, threads: int) -> str:
+def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: int) -> str:
     """Create this worker's replica for ``job_id`` from the central copy; compile the kernels.
 
-    The arrays are copied: with an in-process cluster the scattered arrays are shared objects.
+    ``mats`` are the central ``(syn0, syn1neg, syn1)``; they are copied (with an in-process
+    cluster the scattered arrays are shared objects).
 
     Returns
     -------
@@ -85,19 +88,15 @@ def init_replica(job_id: str, syn0: np.ndarray, syn1neg: np.ndarray, keep_prob: 
         The worker's address.
     """
     warmup()
-    V = syn0.shape[0]
+    copies = [np.array(m, dtype=np.float32, order="C", copy=True) for m in mats]
     rep = Replica(
-        syn0=np.array(syn0, dtype=np.float32, order="C", copy=True),
-        syn1neg=np.array(syn1neg, dtype=np.float32, order="C", copy=True),
-        base0=np.array(syn0, dtype=np.float32, order="C", copy=True),
-        base1=np.array(syn1neg, dtype=np.float32, order="C", copy=True),
-        keep_prob=np.ascontiguousarray(keep_prob, dtype=np.uint32),
-        cum_table=np.ascontiguousarray(cum_table, dtype=np.int64),
+        mats=copies,
+        bases=[m.copy() for m in copies],
+        tables={k: np.ascontiguousarray(v) for k, v in tables.items()},
         params=dict(params),
         threads=max(1, int(threads)),
     )
-    rep.touched0 = [np.zeros(V, dtype=np.uint8) for _ in range(rep.threads)]
-    rep.touched1 = [np.zeros(V, dtype=np.uint8) for _ in range(rep.threads)]
+    rep.touched = [[np.zeros(m.shape[0], dtype=np.uint8) for m in copies] for _ in range(rep.threads)]
     if rep.threads > 1:
         rep.pool = ThreadPoolExecutor(rep.threads, thread_name_prefix="w2v-hogwild")
     with _LOCK:
@@ -117,16 +116,10 @@ def drop_replica(job_id: str, dask_worker=None) -> bool:
     return rep is not None
 
 
-def get_replica(job_id: str) -> tuple[np.ndarray, np.ndarray]:
-    """This worker's ``(syn0, syn1neg)`` for ``job_id`` (for tests and diagnostics)."""
+def fetch_replica(job_id: str) -> list[np.ndarray]:
+    """Copies of this worker's matrices (:data:`MATRICES` order, float32), for the driver."""
     rep = _REPLICAS[_key(job_id)]
-    return rep.syn0, rep.syn1neg
-
-
-def fetch_replica(job_id: str) -> tuple[np.ndarray, np.ndarray]:
-    """Copies of this worker's ``(syn0, syn1neg)`` (float32 [V, D] each), for the driver."""
-    rep = _REPLICAS[_key(job_id)]
-    return rep.syn0.copy(), rep.syn1neg.copy()
+    return [m.copy() for m in rep.mats]
 
 
 def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -185,16 +178,20 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     raw = eff = 0
     loss = 0.0
     p = rep.params
+    tb = rep.tables
+    syn0, syn1neg, syn1 = rep.mats
+    t0, t1, t2 = rep.touched[t]
     for i, (pi, s_lo, s_hi, words) in enumerate(plan):
         ids, offsets = parts[pi]
         a0 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
         done += words
         a1 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
         r, e, l = train_slice(
-            rep.syn0, rep.syn1neg, ids, offsets, s_lo, s_hi, rep.keep_prob, rep.cum_table,
-            p["sg"], p["cbow_mean"], p["window"], p["negative"], a0, a1,
+            syn0, syn1neg, syn1, ids, offsets, s_lo, s_hi, tb["keep_prob"], tb["cum_table"],
+            tb["points"], tb["codes"], tb["codelens"], p["sg"], p["cbow_mean"], p["window"],
+            p["negative"], p["hs"], a0, a1,
             int((seed + 0x9E3779B97F4A7C15 * (i + 1)) & 0xFFFFFFFFFFFF),  # int64, as warmup() compiled
-            rep.touched0[t], rep.touched1[t], p["compute_loss"],
+            t0, t1, t2, p["compute_loss"],
         )
         raw += int(r)
         eff += int(e)
@@ -214,33 +211,31 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
         ``collect`` (bool, default True): return the changed rows.  A lone replica needs no
         merging: the driver passes False and fetches the replica once at the end
         (:func:`fetch_replica`).
-    update : tuple or None
-        ``(rows0 int64 [n0], values0 float32 [n0, D], rows1 int64 [n1], values1 float32 [n1, D])``:
-        central rows that differ from this replica after the last merge.
+    update : list or None
+        Per matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``: central
+        rows that differ from this replica after the last merge.
     *parts : (ids int32 [N], offsets int64 [S + 1])
         This worker's encoded partitions, in stream order.
 
     Returns
     -------
     dict
-        ``rows0``/``delta0`` and ``rows1``/``delta1`` (int64 [n], float32 [n, D]): changed rows
-        of syn0 and syn1neg and their change during the round; ``raw_words``,
+        ``rows``/``deltas``: per matrix, the changed rows (int64 [n]) and their change during
+        the round (float32 [n, D]); ``raw_words``,
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
         ``bytes_in`` (update bytes received).
     """
     rep = _REPLICAS[_key(job_id)]
     bytes_in = 0
     if update is not None:
-        rows0, vals0, rows1, vals1 = update
-        rep.syn0[rows0] = vals0
-        rep.base0[rows0] = vals0
-        rep.syn1neg[rows1] = vals1
-        rep.base1[rows1] = vals1
-        bytes_in = rows0.nbytes + vals0.nbytes + rows1.nbytes + vals1.nbytes
+        for m, b, (rows, vals) in zip(rep.mats, rep.bases, update):
+            m[rows] = vals
+            b[rows] = vals
+            bytes_in += rows.nbytes + vals.nbytes
     plans = _plan(parts, int(spec["word_lo"]), int(spec["word_hi"]), rep.threads)
-    for t in range(rep.threads):
-        rep.touched0[t][:] = 0
-        rep.touched1[t][:] = 0
+    for flags in rep.touched:
+        for f in flags:
+            f[:] = 0
     seed = int(spec["seed"])
     t0 = time.perf_counter()
     args = [(rep, parts, plans[t], spec["alpha_start"], spec["alpha_end"], seed + 7919 * t, t)
@@ -258,19 +253,15 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
         "bytes_in": bytes_in,
     }
     if not spec.get("collect", True):
-        empty = np.empty(0, dtype=np.int64)
-        nodelta = np.empty((0, rep.syn0.shape[1]), dtype=np.float32)
-        return {"rows0": empty, "delta0": nodelta, "rows1": empty, "delta1": nodelta, **stats}
-    touched0 = np.bitwise_or.reduce(rep.touched0) if rep.threads > 1 else rep.touched0[0]
-    touched1 = np.bitwise_or.reduce(rep.touched1) if rep.threads > 1 else rep.touched1[0]
-    rows0 = np.flatnonzero(touched0).astype(np.int64)
-    rows1 = np.flatnonzero(touched1).astype(np.int64)
-    new0 = rep.syn0[rows0]
-    new1 = rep.syn1neg[rows1]
-    delta0 = new0 - rep.base0[rows0]
-    delta1 = new1 - rep.base1[rows1]
-    # Until the driver says otherwise, the central copy holds our own change (exact for every
-    # rule with one replica; with several, the next update overwrites these rows).
-    rep.base0[rows0] = new0
-    rep.base1[rows1] = new1
-    return {"rows0": rows0, "delta0": delta0, "rows1": rows1, "delta1": delta1, **stats}
+        return {"rows": None, "deltas": None, **stats}
+    rows_out, deltas_out = [], []
+    for i, (m, b) in enumerate(zip(rep.mats, rep.bases)):
+        touched = np.bitwise_or.reduce([flags[i] for flags in rep.touched])
+        rows = np.flatnonzero(touched).astype(np.int64)
+        new = m[rows]
+        deltas_out.append(new - b[rows])
+        rows_out.append(rows)
+        # Until the driver says otherwise, the central copy holds our own change (exact for every
+        # rule with one replica; with several, the next update overwrites these rows).
+        b[rows] = new
+    return {"rows": rows_out, "deltas": deltas_out, **stats}
