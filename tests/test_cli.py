@@ -97,3 +97,26 @@ def test_pipeline_files_parse():
     demo = load_pipeline(str(root / "pipelines" / "demo.toml"))
     assert Path(demo.config.analogies).is_file()
     assert all(Path(p).is_file() for p in demo.config.word_pairs)
+
+
+@pytest.mark.parametrize("argv, hs, negative", [
+    (["--hs", "1", "--negative", "0"], 1, 0),
+    (["--hs", "1"], 1, 5),
+    ([], 0, 5),
+])
+def test_hs_and_negative_options(argv, hs, negative):
+    from w2v_dist.cli import _given, build_parser
+    from w2v_dist.config import Config
+
+    args = build_parser().parse_args(["train", "in.txt", "--output", "o", *argv])
+    config = Config.from_dict(_given(args)).validate()
+    assert (config.hs, config.negative) == (hs, negative)
+
+
+def test_pipeline_hs_section(tmp_path):
+    from w2v_dist.config import load_pipeline
+
+    p = tmp_path / "job.toml"
+    p.write_text('[input]\nurls = ["x.txt"]\n[train]\nhs = 1\nnegative = 0\nsg = 1\n[output]\nurl = "o"\n')
+    config = load_pipeline(str(p)).config.validate()
+    assert (config.hs, config.negative, config.sg) == (1, 0, 1)
