@@ -263,13 +263,14 @@ def test_evaluate_summary(trained, eval_dir):
     questions = str(eval_dir / "questions-words.txt")
     pairs = [str(eval_dir / "wordsim353.tsv"), str(eval_dir / "simlex999.txt")]
     res = evaluate(wv, analogies=questions, word_pairs=pairs, restrict_vocab=1000)
-    assert set(res) == {"analogy_accuracy", "analogy_total", "analogy_oov_ratio",
+    assert set(res) == {"analogy_accuracy", "analogy_total", "analogy_oov_ratio", "analogy_sections",
                         "wordsim353_spearman", "wordsim353_pearson", "wordsim353_oov_ratio",
                         "simlex999_spearman", "simlex999_pearson", "simlex999_oov_ratio", "oov_ratio"}
     analogies = evaluate_word_analogies(wv, questions, restrict_vocab=1000)
     ws = evaluate_word_pairs(wv, pairs[0])
     sl = evaluate_word_pairs(wv, pairs[1])
     assert res["analogy_accuracy"] == analogies["accuracy"] and res["analogy_total"] == analogies["total"]
+    assert res["analogy_sections"] == analogies["sections"] and len(res["analogy_sections"]) == 14
     assert res["wordsim353_spearman"] == ws["spearman"] and res["simlex999_pearson"] == sl["pearson"]
     skipped = (analogies["questions"] - analogies["total"]) + ws["skipped"] + sl["skipped"]
     assert res["oov_ratio"] == pytest.approx(skipped / (analogies["questions"] + 353 + 999))

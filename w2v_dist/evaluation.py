@@ -103,6 +103,8 @@ class _Analogies:
         self.sections: list[str] = []
         self.questions = 0  # every well-formed question line
         rows = []           # (section, a, b, c, expected) of questions with all 4 words in vocabulary
+        # every question in file order: (section, words as compared, row in the scored arrays or -1)
+        self.lines: list[tuple[int, tuple[str, ...], int]] = []
         for line_no, line in _lines(url, storage_options):
             if line.startswith(": "):
                 self.sections.append(line.lstrip(": ").strip())
@@ -118,6 +120,7 @@ class _Analogies:
                 words = [w.upper() for w in words]
             self.questions += 1
             idx = [ok_vocab.get(w, -1) for w in words]
+            self.lines.append((len(self.sections) - 1, tuple(words), len(rows) if min(idx) >= 0 else -1))
             if min(idx) >= 0:
                 rows.append((len(self.sections) - 1, *idx))
         q = np.array(rows, dtype=np.int64).reshape(-1, 5)
@@ -139,6 +142,27 @@ class _Analogies:
             "oov_ratio": (self.questions - self.scored) / self.questions if self.questions else 0.0,
             "sections": sections,
         }
+
+    def gensim_sections(self, correct: np.ndarray, dummy4unknown: bool = False) -> tuple[float, list[dict]]:
+        """The result in the shape of gensim's ``evaluate_word_analogies``: ``(score, sections)``.
+
+        ``sections`` is one dict ``{"section": str, "correct": [(a, b, c, d), ...], "incorrect":
+        [...]}`` per section in file order, then ``{"section": "Total accuracy", ...}``; the words
+        are as compared (upper-cased when case-insensitive).  With ``dummy4unknown`` a question
+        with an unknown word counts as incorrect instead of being skipped.  ``score`` is correct /
+        (correct + incorrect) of the total, 0.0 when there is nothing to score.
+        """
+        out = [{"section": name, "correct": [], "incorrect": []} for name in self.sections]
+        for section, words, row in self.lines:
+            if row >= 0:
+                out[section]["correct" if correct[row] else "incorrect"].append(words)
+            elif dummy4unknown:
+                out[section]["incorrect"].append(words)
+        total = {"section": "Total accuracy",
+                 "correct": [q for s in out for q in s["correct"]],
+                 "incorrect": [q for s in out for q in s["incorrect"]]}
+        n = len(total["correct"]) + len(total["incorrect"])
+        return (len(total["correct"]) / n if n else 0.0), out + [total]
 
 
 def _batches(n_questions: int, n_vocab: int, copies: int = 1):
@@ -314,6 +338,15 @@ def evaluate_word_analogies(wv, analogies, restrict_vocab: int | None = 30000, c
         If the file cannot be read, a question comes before the first section header, or a
         question line does not have 4 words; the message names the file and line.
     """
+    task, correct = _answer_3cosadd(wv, analogies, restrict_vocab, case_insensitive, storage_options)
+    res = task.result(correct)
+    logger.info("analogies %s: %.1f%% (%d/%d), %.1f%% of %d questions out of vocabulary", analogies,
+                100 * res["accuracy"], res["correct"], res["total"], 100 * res["oov_ratio"], res["questions"])
+    return res
+
+
+def _answer_3cosadd(wv, analogies, restrict_vocab, case_insensitive, storage_options):
+    """The questions of ``analogies`` and, per scored question, whether 3CosAdd answers it (bool [n])."""
     task = _Analogies(wv, analogies, restrict_vocab, case_insensitive, storage_options)
     vectors, norms, unit = _candidates(wv, task.n_vocab)
     if task.scored:
@@ -338,10 +371,7 @@ def evaluate_word_analogies(wv, analogies, restrict_vocab: int | None = 30000, c
                      fallback.recomputed, task.scored)
     else:
         correct = np.zeros(0, dtype=bool)
-    res = task.result(correct)
-    logger.info("analogies %s: %.1f%% (%d/%d), %.1f%% of %d questions out of vocabulary", analogies,
-                100 * res["accuracy"], res["correct"], res["total"], 100 * res["oov_ratio"], res["questions"])
-    return res
+    return task, correct
 
 
 class _OwnRanking:
@@ -391,6 +421,15 @@ def evaluate_word_analogies_cosmul(wv, analogies, restrict_vocab: int | None = 3
     W2VError
         As :func:`evaluate_word_analogies`.
     """
+    task, correct = _answer_3cosmul(wv, analogies, restrict_vocab, case_insensitive, storage_options, epsilon)
+    res = task.result(correct)
+    logger.info("analogies (3CosMul) %s: %.1f%% (%d/%d)", analogies, 100 * res["accuracy"], res["correct"],
+                res["total"])
+    return res
+
+
+def _answer_3cosmul(wv, analogies, restrict_vocab, case_insensitive, storage_options, epsilon):
+    """The questions of ``analogies`` and, per scored question, whether 3CosMul answers it (bool [n])."""
     task = _Analogies(wv, analogies, restrict_vocab, case_insensitive, storage_options)
     vectors, norms, unit = _candidates(wv, task.n_vocab)
     if task.scored:
@@ -421,10 +460,7 @@ def evaluate_word_analogies_cosmul(wv, analogies, restrict_vocab: int | None = 3
         correct = _score_batches(task, scores, _OwnRanking(task), copies=3)
     else:
         correct = np.zeros(0, dtype=bool)
-    res = task.result(correct)
-    logger.info("analogies (3CosMul) %s: %.1f%% (%d/%d)", analogies, 100 * res["accuracy"], res["correct"],
-                res["total"])
-    return res
+    return task, correct
 
 
 # ---------------------------------------------------------------------- word pairs
@@ -503,7 +539,8 @@ def spearman(x, y) -> float:
 
 
 def evaluate_word_pairs(wv, pairs, delimiter: str | None = "\t", restrict_vocab: int | None = 300000,
-                        case_insensitive: bool = True, storage_options: dict | None = None) -> dict:
+                        case_insensitive: bool = True, storage_options: dict | None = None,
+                        dummy4unknown: bool = False) -> dict:
     """Correlation of the model's cosine similarities with human similarity scores, as gensim.
 
     Semantics of gensim's ``KeyedVectors.evaluate_word_pairs``: each line is ``word1 word2
@@ -527,13 +564,18 @@ def evaluate_word_pairs(wv, pairs, delimiter: str | None = "\t", restrict_vocab:
         Compare upper-cased words.
     storage_options : dict, optional
         Passed to fsspec.
+    dummy4unknown : bool
+        As gensim: a pair with an unknown word is kept with model similarity 0.0 instead of being
+        skipped (it still counts in ``skipped``).
 
     Returns
     -------
     dict
         ``spearman`` and ``pearson`` (float, NaN when fewer than 2 pairs are usable or the
-        similarities are constant), ``oov_ratio`` (float, skipped / (used + skipped), a fraction in
-        [0, 1]; gensim reports the same as a percentage), ``pairs`` (int, pairs used) and
+        similarities are constant), ``spearman_pvalue`` and ``pearson_pvalue`` (two-sided, from
+        ``scipy.stats`` as gensim reports them; NaN when scipy is not installed), ``oov_ratio``
+        (float, skipped / (used + skipped), a fraction in [0, 1]; gensim reports the same as a
+        percentage; with ``dummy4unknown`` skipped / used), ``pairs`` (int, pairs used) and
         ``skipped`` (int, pairs with an unknown word).
 
     Raises
@@ -570,6 +612,9 @@ def evaluate_word_pairs(wv, pairs, delimiter: str | None = "\t", restrict_vocab:
         ia, ib = ok_vocab.get(a), ok_vocab.get(b)
         if ia is None or ib is None:
             skipped += 1
+            if dummy4unknown:
+                gold.append(score)
+                model.append(0.0)
             continue
         gold.append(score)
         model.append(float(np.dot(unit(ia), unit(ib))))  # gensim: KeyedVectors.similarity
@@ -577,13 +622,29 @@ def evaluate_word_pairs(wv, pairs, delimiter: str | None = "\t", restrict_vocab:
     res = {
         "spearman": spearman(gold, model),
         "pearson": pearson(gold, model),
-        "oov_ratio": skipped / (used + skipped) if used + skipped else 0.0,
+        "spearman_pvalue": float("nan"),
+        "pearson_pvalue": float("nan"),
+        "oov_ratio": (skipped / used if used else 0.0) if dummy4unknown else
+                     (skipped / (used + skipped) if used + skipped else 0.0),
         "pairs": used,
         "skipped": skipped,
     }
+    res["pearson_pvalue"], res["spearman_pvalue"] = _pvalues(gold, model, res["pearson"], res["spearman"])
     logger.info("word pairs %s: Spearman %.4f, Pearson %.4f, %d pairs, %.1f%% out of vocabulary", pairs,
                 res["spearman"], res["pearson"], used, 100 * res["oov_ratio"])
     return res
+
+
+def _pvalues(gold, model, r_pearson: float, r_spearman: float) -> tuple[float, float]:
+    """Two-sided p-values of the Pearson and Spearman coefficients, from ``scipy.stats`` (gensim's
+    source of them); NaN when scipy is missing or a coefficient is undefined."""
+    if not (np.isfinite(r_pearson) and np.isfinite(r_spearman)):
+        return float("nan"), float("nan")
+    try:
+        from scipy import stats
+    except ImportError:
+        return float("nan"), float("nan")
+    return float(stats.pearsonr(gold, model)[1]), float(stats.spearmanr(gold, model)[1])
 
 
 # ------------------------------------------------------------------------- summary
@@ -631,7 +692,8 @@ def evaluate(wv, analogies=None, word_pairs: Sequence[str] | str | None = (), re
     -------
     dict
         With ``analogies``: ``analogy_accuracy`` (float), ``analogy_total`` (int, questions
-        scored), ``analogy_oov_ratio`` (float).  For each word-pairs file with stem ``s`` (see
+        scored), ``analogy_oov_ratio`` (float) and ``analogy_sections`` (the per-section list of
+        :func:`evaluate_word_analogies`: ``section``, ``correct``, ``total``, ``accuracy``).  For each word-pairs file with stem ``s`` (see
         :func:`metric_stem`, e.g. ``wordsim353.tsv`` -> ``wordsim353``): ``s_spearman``,
         ``s_pearson`` (float, NaN if undefined) and ``s_oov_ratio``.  Always ``oov_ratio``: the
         fraction of all evaluation items (analogy questions plus word pairs) skipped for unknown
@@ -649,6 +711,7 @@ def evaluate(wv, analogies=None, word_pairs: Sequence[str] | str | None = (), re
         out["analogy_accuracy"] = r["accuracy"]
         out["analogy_total"] = r["total"]
         out["analogy_oov_ratio"] = r["oov_ratio"]
+        out["analogy_sections"] = r["sections"]
         items += r["questions"]
         skipped += r["questions"] - r["total"]
     if isinstance(word_pairs, str):
