@@ -297,3 +297,45 @@ def test_memory_url(trained, eval_dir):
     fs.pipe("/w2v-eval/ws.tsv", (eval_dir / "wordsim353.tsv").read_bytes())
     assert evaluate_word_pairs(wv, "memory://w2v-eval/ws.tsv") == evaluate_word_pairs(wv, str(eval_dir / "wordsim353.tsv"))
     fs.rm("/w2v-eval", recursive=True)
+
+
+# ------------------------------------------------- WordVectors methods, gensim's shapes
+
+
+@pytest.mark.parametrize("dummy4unknown", [False, True])
+def test_wordvectors_evaluate_word_analogies_has_gensims_shape(trained, eval_dir, dummy4unknown):
+    kv, wv = trained
+    questions = str(eval_dir / "questions-words.txt")
+    score, sections = wv.evaluate_word_analogies(questions, restrict_vocab=1000, dummy4unknown=dummy4unknown)
+    g_score, g_sections = kv.evaluate_word_analogies(questions, restrict_vocab=1000, dummy4unknown=dummy4unknown)
+    assert score == g_score
+    assert [s["section"] for s in sections] == [s["section"] for s in g_sections]
+    for ours, theirs in zip(sections, g_sections):
+        assert ours["correct"] == theirs["correct"] and ours["incorrect"] == theirs["incorrect"], ours["section"]
+    assert len(sections[-1]["correct"]) + len(sections[-1]["incorrect"]) > 100
+
+
+def test_wordvectors_evaluate_word_analogies_cosmul(trained, eval_dir):
+    _, wv = trained
+    questions = str(eval_dir / "questions-words.txt")
+    score, sections = wv.evaluate_word_analogies(questions, restrict_vocab=1000,
+                                                 similarity_function="most_similar_cosmul")
+    # each scored question answered as most_similar_cosmul answers it (case variants aside)
+    for a, b, c, d in sections[-1]["correct"][:40] + sections[-1]["incorrect"][:40]:
+        w = {x.upper(): x for x in reversed(wv.index_to_key[:1000])}
+        top = wv.most_similar_cosmul(positive=[w[b], w[c]], negative=[w[a]], topn=1, restrict_vocab=1000)[0][0]
+        assert (top.upper() == d) == ((a, b, c, d) in sections[-1]["correct"])
+    assert score == len(sections[-1]["correct"]) / (len(sections[-1]["correct"]) + len(sections[-1]["incorrect"]))
+    with pytest.raises(ValueError, match="similarity_function"):
+        wv.evaluate_word_analogies(questions, similarity_function="nearest")
+
+
+@pytest.mark.parametrize("name", ["wordsim353.tsv", "simlex999.txt"])
+@pytest.mark.parametrize("dummy4unknown", [False, True])
+def test_wordvectors_evaluate_word_pairs_has_gensims_shape(trained, eval_dir, name, dummy4unknown):
+    kv, wv = trained
+    (p, p_p), (s, s_p), oov = wv.evaluate_word_pairs(str(eval_dir / name), dummy4unknown=dummy4unknown)
+    (gp, gp_p), (gs, gs_p), g_oov = kv.evaluate_word_pairs(str(eval_dir / name), dummy4unknown=dummy4unknown)
+    assert p == pytest.approx(gp, abs=1e-12) and s == pytest.approx(gs, abs=1e-12)
+    assert p_p == pytest.approx(gp_p, rel=1e-9) and s_p == pytest.approx(gs_p, rel=1e-9)
+    assert oov == pytest.approx(g_oov, abs=1e-12) and 0 < oov < 100

@@ -114,6 +114,172 @@ def test_most_similar_equals_gensim(wv, kv):
         wv.most_similar()
 
 
+def test_most_similar_cosmul_equals_gensim(wv, kv):
+    rng = np.random.default_rng(3)
+    queries = [wv.index_to_key[i] for i in rng.choice(len(wv), 8, replace=False)]
+    for k, q in enumerate(queries):
+        other, third = queries[(k + 1) % 8], queries[(k + 2) % 8]
+        for kwargs in (
+            dict(positive=[q]),
+            dict(positive=q, topn=3),
+            dict(positive=[q, other], negative=[third]),
+            dict(positive=[q, other, third], negative=[queries[(k + 3) % 8]], topn=20),
+            dict(positive=[wv[q]], negative=[third]),  # a raw vector is used as given
+        ):
+            ours, theirs = wv.most_similar_cosmul(**kwargs), kv.most_similar_cosmul(**kwargs)
+            assert [w for w, _ in ours] == [w for w, _ in theirs], kwargs
+            assert [s for _, s in ours] == [float(s) for _, s in theirs], kwargs
+    np.testing.assert_array_equal(wv.most_similar_cosmul(positive=[queries[0]], negative=[queries[1]], topn=None),
+                                  kv.most_similar_cosmul(positive=[queries[0]], negative=[queries[1]], topn=None))
+    # with one positive word the ranking is most_similar's
+    assert [w for w, _ in wv.most_similar_cosmul(queries[0], topn=15)] == \
+        [w for w, _ in wv.most_similar(queries[0], topn=15)]
+    assert wv.most_similar_cosmul(queries[0], topn=0) == []
+    with pytest.raises(ValueError, match="positive"):
+        wv.most_similar_cosmul(negative=[queries[0]])
+    with pytest.raises(KeyError, match="nope"):
+        wv.most_similar_cosmul(positive=["nope"])
+
+
+def test_doesnt_match_equals_gensim(wv, kv):
+    rng = np.random.default_rng(4)
+    for size in (2, 3, 5, 9):
+        for _ in range(20):
+            words = [wv.index_to_key[i] for i in rng.choice(len(wv), size, replace=False)]
+            assert wv.doesnt_match(words) == kv.doesnt_match(words), words
+    assert wv.doesnt_match(["w1", "w2", "nope", "w3"]) == kv.doesnt_match(["w1", "w2", "nope", "w3"])
+    with pytest.raises(ValueError):
+        wv.doesnt_match(["nope"])
+
+
+def test_to_gensim_and_back(wv):
+    k = wv.to_gensim()
+    assert isinstance(k, KeyedVectors)
+    assert k.index_to_key == wv.index_to_key and k.key_to_index == wv.key_to_index
+    np.testing.assert_array_equal(k.vectors, wv.vectors)
+    assert k.vectors.dtype == np.float32
+    assert [k.get_vecattr(w, "count") for w in wv.index_to_key[:5]] == wv.counts[:5].tolist()
+    assert k.most_similar("w5", topn=5) == wv.most_similar("w5", topn=5)
+    back = WordVectors.from_gensim(k)
+    assert back.index_to_key == wv.index_to_key
+    np.testing.assert_array_equal(back.vectors, wv.vectors)
+    np.testing.assert_array_equal(back.counts, wv.counts)
+
+
+# --------------------------------------------------------- native and Parquet
+
+
+def test_native_format_round_trips_exactly_and_memory_maps(tmp_path):
+    words, vectors = _random_vectors()
+    vectors[0, :6] = [0.0, -0.0, 1e-45, 3.4028235e38, np.nan, np.inf]
+    wv = WordVectors(words, vectors, counts=np.arange(2**33, 2**33 - len(words), -1))
+    out = tmp_path / "model"
+    wv.save(str(out), metadata={"export": "sum"})
+    assert sorted(p.name for p in out.iterdir()) == ["vectors.json", "vectors.npy", "vocab.parquet"]
+    back = WordVectors.load(str(out))
+    assert back.index_to_key == words
+    np.testing.assert_array_equal(_bits(back.vectors), _bits(vectors))
+    np.testing.assert_array_equal(back.counts, wv.counts)
+    assert back.counts.dtype == np.int64 and back.counts[0] == 2**33
+    assert back.metadata["export"] == "sum" and back.metadata["vocab_size"] == 500
+    # memory-mapped: the matrix is a read-only view of a numpy memmap of vectors.npy
+    mm = back.vectors
+    while mm is not None and not isinstance(mm, np.memmap):
+        mm = mm.base
+    assert mm is not None and str(mm.filename) == str(out / "vectors.npy") and mm.mode == "r"
+    assert not back.vectors.flags.writeable
+    assert back.most_similar("w3", topn=5) == WordVectors(words, vectors).most_similar("w3", topn=5)
+    inmem = WordVectors.load(str(out), mmap=None)
+    assert inmem.vectors.flags.writeable
+    assert not any(isinstance(a, np.memmap) for a in (inmem.vectors, inmem.vectors.base))
+    np.testing.assert_array_equal(_bits(inmem.vectors), _bits(vectors))
+    # no counts -> no count column, read back as None
+    WordVectors(words, vectors).save(str(tmp_path / "nocounts"))
+    assert WordVectors.load(str(tmp_path / "nocounts")).counts is None
+
+
+def test_native_format_through_fsspec_memory(wv):
+    wv.save("memory://native/m")
+    back = WordVectors.load("memory://native/m")
+    assert back.index_to_key == wv.index_to_key
+    np.testing.assert_array_equal(back.vectors, wv.vectors)
+    np.testing.assert_array_equal(back.counts, wv.counts)
+
+
+def test_native_format_errors(tmp_path, wv):
+    with pytest.raises(W2VError, match="vectors.json"):
+        WordVectors.load(str(tmp_path / "missing"))
+    wv.save(str(tmp_path / "m"))
+    np.save(tmp_path / "m" / "vectors.npy", np.zeros((3, 20), np.float32))
+    with pytest.raises(W2VError, match=r"declares float32 \(500, 20\)"):
+        WordVectors.load(str(tmp_path / "m"))
+    np.save(tmp_path / "m" / "vectors.npy", np.zeros((500, 20), np.float64))
+    with pytest.raises(W2VError, match="float64"):
+        WordVectors.load(str(tmp_path / "m"))
+    (tmp_path / "m" / "vectors.json").write_text('{"format": "other"}')
+    with pytest.raises(W2VError, match="not w2v-dist vectors"):
+        WordVectors.load(str(tmp_path / "m"))
+
+
+def test_parquet_round_trip_and_schema(tmp_path, wv):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "vectors.parquet"
+    wv.save_parquet(str(path), row_group_size=128)
+    table = pq.read_table(path)
+    assert table.schema.field("word").type == pa.string()
+    assert table.schema.field("vector").type == pa.list_(pa.float32())
+    assert pq.ParquetFile(path).metadata.num_row_groups == 4
+    assert table.column("word").to_pylist() == wv.index_to_key
+    assert table.column("vector")[7].as_py() == wv.vectors[7].tolist()
+    back = WordVectors.load_parquet(str(path))
+    assert back.index_to_key == wv.index_to_key
+    np.testing.assert_array_equal(_bits(back.vectors), _bits(wv.vectors))
+    # Dask reads it as it is
+    import dask.dataframe as dd
+
+    df = dd.read_parquet(str(path)).compute()
+    assert df["word"].tolist() == wv.index_to_key
+    np.testing.assert_array_equal(np.stack(df["vector"].to_numpy()).astype(np.float32), wv.vectors)
+    ragged = pa.table({"word": ["a", "b"], "vector": pa.array([[1.0, 2.0], [3.0]], pa.list_(pa.float32()))})
+    pq.write_table(ragged, tmp_path / "ragged.parquet")
+    with pytest.raises(W2VError, match="row 2"):
+        WordVectors.load_parquet(str(tmp_path / "ragged.parquet"))
+
+
+def test_load_vectors_picks_the_format(tmp_path, wv):
+    from w2v_dist.vectors import load_vectors
+
+    wv.save(str(tmp_path / "m"))
+    wv.save_parquet(str(tmp_path / "v.parquet"))
+    wv.save_word2vec_format(str(tmp_path / "v.bin"), binary=True)
+    wv.save_word2vec_format(str(tmp_path / "v.txt"))
+    for name in ("m", "v.parquet", "v.bin", "v.txt"):
+        back = load_vectors(str(tmp_path / name))
+        assert back.index_to_key == wv.index_to_key, name
+        np.testing.assert_array_equal(back.vectors, wv.vectors)
+
+
+def test_combine_vectors():
+    from w2v_dist.errors import ConfigError
+    from w2v_dist.vectors import combine_vectors
+
+    rng = np.random.default_rng(5)
+    t, c = rng.standard_normal((2, 6, 4)).astype(np.float32)
+    words = list("abcdef")
+    np.testing.assert_array_equal(combine_vectors(words, t, c).vectors, t)
+    np.testing.assert_array_equal(combine_vectors(words, t, c, "output").vectors, c)
+    np.testing.assert_array_equal(combine_vectors(words, t, c, "sum").vectors, t + c)
+    cat = combine_vectors(words, t, c, "concat")
+    assert cat.vector_size == 8 and cat.vectors.dtype == np.float32
+    np.testing.assert_array_equal(cat["c"], np.r_[t[2], c[2]])
+    with pytest.raises(ConfigError, match="negative>0"):
+        combine_vectors(words, t, None, "sum")
+    with pytest.raises(ConfigError, match="choose one of"):
+        combine_vectors(words, t, c, "both")
+
+
 # ------------------------------------------------------------------ file I/O
 
 

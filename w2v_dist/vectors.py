@@ -19,6 +19,9 @@ This module depends only on numpy, pyarrow, fsspec and the standard library.
 
 from __future__ import annotations
 
+import io
+import json
+import logging
 import lzma
 import math
 import posixpath
@@ -35,7 +38,9 @@ from fsspec.utils import infer_compression
 
 from .errors import W2VError
 
-__all__ = ["WordVectors"]
+__all__ = ["WordVectors", "combine_vectors", "load_vectors", "EXPORTS"]
+
+logger = logging.getLogger(__name__)
 
 #: Largest vector size a file header may declare.
 MAX_VECTOR_SIZE = 1 << 20
@@ -104,6 +109,8 @@ class WordVectors:
     counts : numpy.ndarray, int64 [V], or None
     vector_size : int
         D.
+    metadata : dict
+        Free-form facts about the vectors (``vectors.json`` after :meth:`load`; empty otherwise).
 
     Raises
     ------
@@ -139,6 +146,7 @@ class WordVectors:
         self.vector_size: int = int(vectors.shape[1])
         self._norms: np.ndarray | None = None
         self._normed: np.ndarray | None = None
+        self.metadata: dict = {}
 
     # ------------------------------------------------------------------ lookup
 
@@ -311,6 +319,210 @@ class WordVectors:
         result = [(self.index_to_key[i], float(dists[i])) for i in best if i not in excluded]
         return result[:topn]
 
+    def most_similar_cosmul(self, positive=None, negative=None, topn: int | None = 10,
+                            restrict_vocab: int | None = None):
+        """Words maximising the product of shifted cosines with ``positive`` over those with ``negative``.
+
+        The multiplicative objective of Levy & Goldberg 2014 ("Linguistic Regularities in Sparse
+        and Explicit Word Representations", CoNLL, eq. 4, cosines shifted to [0, 1] by
+        ``(1 + cos) / 2`` as in their footnote 7), computed operation by operation as gensim's
+        ``KeyedVectors.most_similar_cosmul``: for every candidate x, ``prod_p cos'(x, p) /
+        (prod_n cos'(x, n) + 1e-6)``.  ``most_similar_cosmul(positive=[b, c], negative=[a])`` is
+        the 3CosMul analogy rule; with one positive word the ranking is that of
+        :meth:`most_similar`.  The input words are not returned.
+
+        Parameters
+        ----------
+        positive, negative : str, float32 [D] array, or list of them
+            Words (scaled to unit length) or vectors (used as given, as in gensim).
+        topn : int or None
+            How many words to return; ``None`` returns the score of every candidate instead.
+        restrict_vocab : int, optional
+            Only the first ``restrict_vocab`` words are candidates (gensim 4.4 accepts and
+            ignores this argument).
+
+        Returns
+        -------
+        list of (str, float)
+            At most ``topn`` (word, score) pairs, best first; with ``topn=None`` a float32 array
+            [min(V, restrict_vocab)] of the scores.
+
+        Raises
+        ------
+        KeyError
+            If an input word is not in the vocabulary.
+        ValueError
+            If there is no positive word.
+        """
+        if isinstance(topn, Integral) and topn < 1:
+            return []
+        positive = _ensure_list(positive)
+        negative = _ensure_list(negative)
+        exclude = {self._index(w) for w in positive + negative if not isinstance(w, np.ndarray)}
+        normed = self.get_normed_vectors()
+        pos = [normed[self._index(w)] if isinstance(w, str) else w for w in positive]
+        neg = [normed[self._index(w)] if isinstance(w, str) else w for w in negative]
+        if not pos:
+            raise ValueError("most_similar_cosmul needs at least one positive word")
+        end = len(self) if not restrict_vocab else min(int(restrict_vocab), len(self))
+        vectors = self.vectors[:end]
+        norms = self.vector_norms()[:end]
+        norms = np.where(norms > 0, norms, np.float32(1.0)).astype(np.float32)
+        # gensim's expressions, so that the float32 results are identical
+        pos_dists = [((1 + np.dot(vectors, term) / norms) / 2) for term in pos]
+        neg_dists = [((1 + np.dot(vectors, term) / norms) / 2) for term in neg]
+        dists = np.prod(pos_dists, axis=0) / (np.prod(neg_dists, axis=0) + 0.000001)
+        if not topn:
+            return dists
+        best = _argsort_desc(dists, topn + len(exclude))
+        return [(self.index_to_key[i], float(dists[i])) for i in best if i not in exclude][:topn]
+
+    def doesnt_match(self, words: Sequence[str]) -> str:
+        """The word of ``words`` farthest from the mean of their unit vectors (gensim's ``doesnt_match``).
+
+        Words not in the vocabulary are ignored (with a warning logged).  The mean of the unit
+        vectors is scaled to unit length and the word with the smallest cosine to it is returned;
+        ties go as in gensim (the smallest word of the tied ones).
+
+        Raises
+        ------
+        ValueError
+            If none of ``words`` is in the vocabulary.
+        """
+        used = [w for w in words if w in self]
+        if len(used) != len(words):
+            logger.warning("doesnt_match: ignoring words not in the vocabulary: %s", set(words) - set(used))
+        if not used:
+            raise ValueError("doesnt_match: none of the words is in the vocabulary")
+        vectors = np.vstack([self.get_vector(w, norm=True) for w in used]).astype(np.float32)
+        mean = np.zeros(self.vector_size, dtype=np.float32)
+        total = np.float32(0.0)
+        for row in vectors:  # gensim's get_mean_vector, over a handful of rows
+            mean += np.float32(1.0) * row
+            total += np.float32(1.0)
+        mean = _unitvec(mean / total)
+        dists = np.dot(vectors, mean)
+        return sorted(zip(dists.tolist(), used), reverse=True)[-1][1]
+
+    def evaluate_word_analogies(self, analogies: str, restrict_vocab: int | None = 300000,
+                                case_insensitive: bool = True, dummy4unknown: bool = False,
+                                similarity_function: str = "most_similar", storage_options: dict | None = None):
+        """Analogy accuracy in gensim's return shape (``KeyedVectors.evaluate_word_analogies``).
+
+        Scored by :func:`w2v_dist.evaluation.evaluate_word_analogies` (3CosAdd, batched, the same
+        answers as gensim) or, with ``similarity_function="most_similar_cosmul"``, by 3CosMul as
+        :meth:`most_similar_cosmul` (epsilon 1e-6; gensim 4.4 accepts this argument but always
+        uses 3CosAdd).  Defaults are gensim's (``restrict_vocab=300000``).
+
+        Parameters
+        ----------
+        analogies : str
+            Path or fsspec URL of a ``questions-words.txt`` style file.
+        restrict_vocab : int or None
+            Questions and answers use only the first ``restrict_vocab`` words.
+        case_insensitive : bool
+            Compare upper-cased words.
+        dummy4unknown : bool
+            Count a question with an unknown word as incorrect instead of skipping it.
+        similarity_function : {"most_similar", "most_similar_cosmul"}
+        storage_options : dict, optional
+            Passed to fsspec.
+
+        Returns
+        -------
+        score : float
+            correct / (correct + incorrect) over all sections.
+        sections : list of dict
+            Per section in file order, then ``"Total accuracy"``: ``{"section": str, "correct":
+            [(a, b, c, d), ...], "incorrect": [...]}`` (words as compared, upper-cased when
+            ``case_insensitive``).
+
+        Raises
+        ------
+        W2VError
+            The file cannot be read or is malformed (gensim skips malformed lines; this raises).
+        ValueError
+            Unknown ``similarity_function``.
+        """
+        from .evaluation import _answer_3cosadd, _answer_3cosmul
+
+        if similarity_function == "most_similar":
+            task, correct = _answer_3cosadd(self, analogies, restrict_vocab, case_insensitive, storage_options)
+        elif similarity_function == "most_similar_cosmul":
+            task, correct = _answer_3cosmul(self, analogies, restrict_vocab, case_insensitive, storage_options,
+                                            1e-6)
+        else:
+            raise ValueError(f"similarity_function={similarity_function!r}: use 'most_similar' or "
+                             f"'most_similar_cosmul'")
+        return task.gensim_sections(correct, dummy4unknown)
+
+    def evaluate_word_pairs(self, pairs: str, delimiter: str | None = "\t", restrict_vocab: int | None = 300000,
+                            case_insensitive: bool = True, dummy4unknown: bool = False,
+                            storage_options: dict | None = None):
+        """Correlation with human similarity scores in gensim's return shape (``evaluate_word_pairs``).
+
+        Computed by :func:`w2v_dist.evaluation.evaluate_word_pairs` (the same similarities and
+        coefficients as gensim).
+
+        Returns
+        -------
+        pearson : tuple of (float, float)
+            Pearson coefficient and two-sided p-value (the p-value is NaN without scipy).
+        spearman : tuple of (float, float)
+            Spearman coefficient and two-sided p-value.
+        oov_ratio : float
+            Percentage (0-100) of pairs with an unknown word, as gensim reports it.
+
+        Raises
+        ------
+        W2VError
+            The file cannot be read or is malformed.
+        """
+        from .evaluation import evaluate_word_pairs
+
+        r = evaluate_word_pairs(self, pairs, delimiter=delimiter, restrict_vocab=restrict_vocab,
+                                case_insensitive=case_insensitive, storage_options=storage_options,
+                                dummy4unknown=dummy4unknown)
+        return (r["pearson"], r["pearson_pvalue"]), (r["spearman"], r["spearman_pvalue"]), 100.0 * r["oov_ratio"]
+
+    # ----------------------------------------------------------------- gensim
+
+    def to_gensim(self):
+        """The same vectors as a ``gensim.models.KeyedVectors`` (requires gensim).
+
+        Returns
+        -------
+        gensim.models.KeyedVectors
+            float32 [V, D] vectors (a copy) in the same order; the counts, when known, are set as
+            gensim's ``count`` attribute (``kv.get_vecattr(word, "count")``).
+
+        Raises
+        ------
+        ImportError
+            If gensim is not installed.
+        """
+        try:
+            from gensim.models import KeyedVectors
+        except ImportError as exc:
+            raise ImportError("to_gensim() needs gensim: pip install gensim") from exc
+        kv = KeyedVectors(self.vector_size, count=0, dtype=np.float32)
+        kv.add_vectors(list(self.index_to_key), np.array(self.vectors, dtype=np.float32))
+        if self.counts is not None:  # (add_vectors(extras=) of gensim 4.4 fails on a dict)
+            kv.allocate_vecattrs(attrs=["count"], types=[np.int64])
+            kv.expandos["count"][:] = self.counts
+        return kv
+
+    @classmethod
+    def from_gensim(cls, kv) -> "WordVectors":
+        """Vectors from a ``gensim.models.KeyedVectors`` (or a gensim model's ``.wv``), copied.
+
+        The ``count`` attribute becomes ``counts`` when gensim has it for every word.
+        """
+        counts = None
+        if "count" in getattr(kv, "expandos", {}):
+            counts = np.asarray(kv.expandos["count"], dtype=np.int64)
+        return cls(list(kv.index_to_key), np.array(kv.vectors, dtype=np.float32), counts)
+
     # -------------------------------------------------------------- file I/O
 
     def save_word2vec_format(self, url: str, binary: bool = False, storage_options: dict | None = None) -> None:
@@ -414,6 +626,246 @@ class WordVectors:
         return cls(words, vectors)
 
 
+    # ---------------------------------------------------------- native format
+
+    def save(self, url: str, storage_options: dict | None = None, metadata: dict | None = None,
+             write_vocab: bool = True) -> None:
+        """Write the native format into the folder ``url``: ``vectors.npy``, ``vocab.parquet``, ``vectors.json``.
+
+        * ``vectors.npy``: the float32 [V, D] matrix in numpy's ``.npy`` format (little-endian,
+          C order), so it can be memory-mapped (:meth:`load`);
+        * ``vocab.parquet``: ``word`` (string) and, when the counts are known, ``count`` (int64),
+          in row order;
+        * ``vectors.json``: ``{"format": "w2v-dist-vectors", "version": 1, "vocab_size": V,
+          "vector_size": D, "dtype": "float32", "has_counts": bool, ...metadata}``.
+
+        Each file is written under a temporary name and moved into place (the metadata last).
+
+        Parameters
+        ----------
+        url : str
+            Folder, local path or fsspec URL (created when local; files in it are replaced).
+        storage_options : dict, optional
+            Passed to fsspec.
+        metadata : dict, optional
+            Extra JSON-serialisable entries for ``vectors.json`` (e.g. ``{"export": "sum"}``).
+        write_vocab : bool
+            Also write ``vocab.parquet`` (False when the caller writes its own with the same rows).
+
+        Raises
+        ------
+        W2VError
+            If a file cannot be written.
+        """
+        base = str(url).rstrip("/")
+        vectors = np.ascontiguousarray(self.vectors, dtype="<f4")
+        _write_atomically(f"{base}/vectors.npy", lambda f: np.lib.format.write_array(f, vectors, allow_pickle=False),
+                          storage_options)
+        if write_vocab:
+            cols = {"word": pa.array(self.index_to_key, type=pa.string())}
+            if self.counts is not None:
+                cols["count"] = pa.array(self.counts, type=pa.int64())
+            _write_parquet(f"{base}/vocab.parquet", pa.table(cols), storage_options)
+        meta = {"format": NATIVE_FORMAT, "version": 1, "vocab_size": len(self), "vector_size": self.vector_size,
+                "dtype": "float32", "has_counts": self.counts is not None, **(metadata or {})}
+        _write_atomically(f"{base}/vectors.json", json.dumps(meta, indent=2).encode("utf-8"), storage_options)
+
+    @classmethod
+    def load(cls, url: str, mmap: str | None = "r", storage_options: dict | None = None) -> "WordVectors":
+        """Read the native format written by :meth:`save` (a folder with ``vectors.json``).
+
+        Parameters
+        ----------
+        url : str
+            The folder, local path or fsspec URL.
+        mmap : {"r", "c", None}
+            For a local folder, memory-map ``vectors.npy`` (``np.load(mmap_mode=mmap)``): nothing
+            is read until used, and processes share the pages.  ``None`` reads it into memory.
+            Remote files are always read into memory.
+        storage_options : dict, optional
+            Passed to fsspec.
+
+        Returns
+        -------
+        WordVectors
+            ``vectors`` float32 [V, D] (read-only when memory-mapped), ``counts`` int64 [V] when
+            ``vocab.parquet`` has a ``count`` column, else None.  ``metadata`` holds ``vectors.json``.
+
+        Raises
+        ------
+        W2VError
+            A file is missing or unreadable, ``vectors.json`` is not this format, the matrix is not
+            float32 [V, D] as the metadata says, or the vocabulary has a different length.
+        """
+        if mmap not in ("r", "c", None):
+            raise W2VError(f"mmap={mmap!r}: use 'r', 'c' or None")
+        base = str(url).rstrip("/")
+        fs, path = _url_to_fs(base, storage_options)
+        path = path.rstrip("/")
+        try:
+            meta = json.loads(fs.cat_file(f"{path}/vectors.json"))
+        except FileNotFoundError:
+            raise W2VError(f"{base}: no vectors.json: not a folder written by WordVectors.save") from None
+        except (OSError, ValueError) as exc:
+            raise W2VError(f"{base}/vectors.json: cannot read: {_one_line(exc)}") from None
+        if not isinstance(meta, dict) or meta.get("format") != NATIVE_FORMAT or meta.get("version") != 1:
+            raise W2VError(f"{base}/vectors.json: not w2v-dist vectors version 1")
+        n, dim = meta.get("vocab_size"), meta.get("vector_size")
+        table = _read_parquet(f"{base}/vocab.parquet", storage_options, columns=None)
+        if "word" not in table.column_names:
+            raise W2VError(f"{base}/vocab.parquet: no 'word' column")
+        words = table.column("word").to_pylist()
+        counts = table.column("count").to_numpy() if "count" in table.column_names else None
+        npy = f"{path}/vectors.npy"
+        protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+        try:
+            if mmap and ("file" in protocols or "local" in protocols):
+                vectors = np.load(npy, mmap_mode=mmap, allow_pickle=False)
+            else:
+                with fs.open(npy, "rb") as f:
+                    vectors = np.lib.format.read_array(f, allow_pickle=False)
+        except FileNotFoundError:
+            raise W2VError(f"{base}/vectors.npy: no such file") from None
+        except (OSError, ValueError) as exc:
+            raise W2VError(f"{base}/vectors.npy: cannot read: {_one_line(exc)}") from None
+        if vectors.dtype.kind != "f" or vectors.dtype.itemsize != 4 or vectors.shape != (n, dim):
+            raise W2VError(f"{base}/vectors.npy: holds {vectors.dtype} {vectors.shape}, but vectors.json "
+                           f"declares float32 ({n}, {dim})")
+        if len(words) != n:
+            raise W2VError(f"{base}/vocab.parquet: {len(words)} words, but vectors.json declares {n}")
+        try:
+            wv = cls(words, vectors, counts)
+        except ValueError as exc:
+            raise W2VError(f"{base}: {exc}") from None
+        wv.metadata = meta
+        return wv
+
+    # ---------------------------------------------------------------- Parquet
+
+    def save_parquet(self, url: str, storage_options: dict | None = None, row_group_size: int = 65536) -> None:
+        """Write one row per word, columns ``word`` (string) and ``vector`` (list<float32>), for Dask/Spark.
+
+        ``dask.dataframe.read_parquet`` and Spark's ``spark.read.parquet`` read it as they are
+        (Spark sees ``vector: array<float>``).  Written under a temporary name, then moved.
+
+        Raises
+        ------
+        W2VError
+            If the file cannot be written.
+        """
+        n, dim = self.vectors.shape
+        flat = pa.array(np.ascontiguousarray(self.vectors, dtype=np.float32).reshape(-1), type=pa.float32())
+        if n * dim < 2**31:
+            vec = pa.ListArray.from_arrays(pa.array(np.arange(0, n * dim + 1, dim, dtype=np.int32)), flat)
+        else:
+            vec = pa.LargeListArray.from_arrays(pa.array(np.arange(0, n * dim + 1, dim, dtype=np.int64)), flat)
+        table = pa.table({"word": pa.array(self.index_to_key, type=pa.string()), "vector": vec})
+        _write_parquet(url, table, storage_options, row_group_size=row_group_size)
+
+    @classmethod
+    def load_parquet(cls, url: str, storage_options: dict | None = None) -> "WordVectors":
+        """Read a ``word``/``vector`` Parquet file (as :meth:`save_parquet` writes it; order kept).
+
+        Raises
+        ------
+        W2VError
+            The file is unreadable, a column is missing, a vector is null, or the vectors do not
+            all have the same length.
+        """
+        table = _read_parquet(url, storage_options, columns=["word", "vector"])
+        words = table.column("word").to_pylist()
+        col = table.column("vector").combine_chunks()
+        if not pa.types.is_list(col.type) and not pa.types.is_large_list(col.type) \
+                and not pa.types.is_fixed_size_list(col.type):
+            raise W2VError(f"{url}: column 'vector' is {col.type}, not a list of floats")
+        if col.null_count:
+            raise W2VError(f"{url}: {col.null_count} null vectors")
+        lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
+        dim = int(lengths[0]) if len(lengths) else 0
+        if len(lengths) and (lengths != dim).any():
+            bad = int(np.flatnonzero(lengths != dim)[0])
+            raise W2VError(f"{url}: row {bad + 1} ({words[bad]!r}) has {lengths[bad]} values, row 1 has {dim}")
+        values = pc.list_flatten(col).to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        try:
+            return cls(words, values.reshape(len(words), dim))
+        except (ValueError, TypeError) as exc:
+            raise W2VError(f"{url}: {exc}") from None
+
+# ------------------------------------------------------------- export and loading
+
+#: The ``export`` choices: which trained matrix (or combination) becomes the word vectors.
+EXPORTS = ("input", "output", "sum", "concat")
+#: ``format`` of ``vectors.json``.
+NATIVE_FORMAT = "w2v-dist-vectors"
+
+
+def combine_vectors(words: Sequence[str], syn0: np.ndarray, syn1neg: np.ndarray | None, export: str = "input",
+                    counts=None) -> WordVectors:
+    """The word vectors to export from a trained model's input and output matrices.
+
+    word2vec learns two vectors per word: the input (target) vector t_i (``syn0``) and the output
+    (context) vector c_i (``syn1neg``, negative sampling).  The usual choice is t_i; Jurafsky &
+    Martin ("Speech and Language Processing", 3rd ed. draft, ch. 6.8) note that a word can also be
+    represented by t_i + c_i or by the concatenation [t_i; c_i].
+
+    Parameters
+    ----------
+    words : sequence of str, length V
+    syn0 : float32 [V, D]
+    syn1neg : float32 [V, D] or None
+    export : {"input", "output", "sum", "concat"}
+        ``input``: t_i; ``output``: c_i; ``sum``: t_i + c_i (float32 [V, D]); ``concat``:
+        [t_i; c_i] (float32 [V, 2D]).
+    counts : int64 [V], optional
+
+    Returns
+    -------
+    WordVectors
+
+    Raises
+    ------
+    ConfigError
+        ``export`` is not one of :data:`EXPORTS`, or it needs ``syn1neg`` and there is none
+        (trained with ``negative=0``).
+    """
+    from .errors import ConfigError
+
+    if export not in EXPORTS:
+        raise ConfigError(f"export={export!r}: choose one of {', '.join(EXPORTS)}")
+    if export != "input" and syn1neg is None:
+        raise ConfigError(f"export={export!r}: needs the output vectors of negative sampling (negative>0)")
+    if export == "input":
+        mat = syn0
+    elif export == "output":
+        mat = syn1neg
+    elif export == "sum":
+        mat = np.add(syn0, syn1neg, dtype=np.float32)
+    else:
+        mat = np.concatenate([syn0, syn1neg], axis=1).astype(np.float32, copy=False)
+    return WordVectors(words, mat, counts)
+
+
+def load_vectors(url: str, storage_options: dict | None = None, mmap: str | None = "r") -> WordVectors:
+    """Read word vectors in any format this package writes, chosen from the URL.
+
+    A folder holding ``vectors.json`` (an output folder) is read as the native format
+    (memory-mapped when local, :meth:`WordVectors.load`); a ``.parquet`` file as
+    :meth:`WordVectors.load_parquet`; anything else as word2vec text or binary (``.bin`` means
+    binary, :meth:`WordVectors.load_word2vec_format`).
+
+    Raises
+    ------
+    W2VError
+        As the reader chosen.
+    """
+    url = str(url)
+    fs, path = _url_to_fs(url, storage_options)
+    if fs.isdir(path):
+        return WordVectors.load(url, mmap=mmap, storage_options=storage_options)
+    if path.lower().endswith(".parquet"):
+        return WordVectors.load_parquet(url, storage_options)
+    return WordVectors.load_word2vec_format(url, storage_options=storage_options)
+
 # ----------------------------------------------------------------------- helpers
 
 
@@ -473,8 +925,9 @@ def _binary_rows(words: list[str], vectors: np.ndarray) -> bytes:
     return b"".join(parts)
 
 
-def _write_atomically(url: str, payload: bytes, storage_options: dict | None) -> None:
-    """Write ``payload`` to ``url`` via a temporary name + move (compressed per the final name)."""
+def _write_atomically(url: str, payload, storage_options: dict | None) -> None:
+    """Write ``payload`` (bytes, or a callable given the open binary file) to ``url`` via a
+    temporary name + move (compressed per the final name)."""
     fs, path = _url_to_fs(url, storage_options)
     compression = infer_compression(path)
     tmp = f"{path}.tmp-{uuid.uuid4().hex}"
@@ -484,7 +937,10 @@ def _write_atomically(url: str, payload: bytes, storage_options: dict | None) ->
         if "file" in protocols and parent:
             fs.makedirs(parent, exist_ok=True)
         with fs.open(tmp, "wb", compression=compression) as f:
-            f.write(payload)
+            if callable(payload):
+                payload(f)
+            else:
+                f.write(payload)
         fs.mv(tmp, path)
     except (OSError, ValueError) as exc:
         try:
@@ -493,6 +949,25 @@ def _write_atomically(url: str, payload: bytes, storage_options: dict | None) ->
         except Exception:  # noqa: BLE001 - best effort clean-up; the original error is what matters
             pass
         raise W2VError(f"cannot write {url}: {_one_line(exc)}") from None
+
+
+def _write_parquet(url: str, table: pa.Table, storage_options: dict | None, **kwargs) -> None:
+    import pyarrow.parquet as pq
+
+    _write_atomically(url, lambda f: pq.write_table(table, f, **kwargs), storage_options)
+
+
+def _read_parquet(url: str, storage_options: dict | None, columns) -> pa.Table:
+    import pyarrow.parquet as pq
+
+    fs, path = _url_to_fs(url, storage_options)
+    try:
+        with fs.open(path, "rb") as f:
+            return pq.read_table(f, columns=columns)
+    except FileNotFoundError:
+        raise W2VError(f"{url}: no such file") from None
+    except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+        raise W2VError(f"{url}: cannot read Parquet: {_one_line(exc)}") from None
 
 
 class _Reader:
