@@ -4,11 +4,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from w2v_dist.cli import main
 from w2v_dist.cluster import dask_client
 from w2v_dist.errors import W2VError
+from w2v_dist.output import OUTPUT_FILES
 from w2v_dist.evaluation import evaluate_word_pairs
 from w2v_dist.vectors import WordVectors
 
@@ -39,7 +41,7 @@ def test_cli_two_worker_processes_end_to_end(tmp_path, small_corpus, eval_dir, c
                  "--word-pairs", str(ws), str(eval_dir / "simlex999.txt"),
                  "--analogies", str(eval_dir / "questions-words.txt")])
     assert code == 0, capsys.readouterr().err
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "vectors.bin", "vectors.txt", "vocab.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
     m = json.loads((out / "metrics.json").read_text())
     for key in ("corpus_words", "vocab_size", "effective_words", "train_seconds", "words_per_second",
                 "workers", "rounds", "config", "evaluation"):
@@ -54,6 +56,26 @@ def test_cli_two_worker_processes_end_to_end(tmp_path, small_corpus, eval_dir, c
     assert len(kv) == m["vocab_size"] == len(ours)
     assert kv.index_to_key == ours.index_to_key
     np.testing.assert_allclose(kv.vectors, ours.vectors, rtol=1e-6, atol=1e-7)
+
+    # gensim reads both word2vec files, and its top 10 neighbours are ours for 20 frequent words
+    kv_txt = gensim.models.KeyedVectors.load_word2vec_format(str(out / "vectors.txt"), binary=False)
+    native = WordVectors.load(str(out))
+    for w in ours.index_to_key[10:30]:
+        mine = native.most_similar(w, topn=10)
+        for theirs in (kv.most_similar(w, topn=10), kv_txt.most_similar(w, topn=10)):
+            assert [x for x, _ in theirs] == [x for x, _ in mine], w
+            np.testing.assert_allclose([s for _, s in theirs], [s for _, s in mine], rtol=0, atol=1e-6)
+    # the native format (memory-mapped) and the Parquet file hold exactly the same vectors
+    assert native.index_to_key == ours.index_to_key and not native.vectors.flags.writeable
+    np.testing.assert_array_equal(native.vectors, ours.vectors)
+    assert native.counts.tolist() == pq.read_table(out / "vocab.parquet").column("count").to_pylist()
+    assert native.metadata["export"] == "input"
+    np.testing.assert_array_equal(WordVectors.load_parquet(str(out / "vectors.parquet")).vectors, ours.vectors)
+    # the report: plots as inline PNG, per-section analogy table
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert report.count('src="data:image/png;base64,') == 5
+    for section in m["evaluation"]["analogy_sections"]:
+        assert f"<td>{section['section']}</td>" in report
 
     trained = evaluate_word_pairs(ours, str(ws))["spearman"]
     assert trained == pytest.approx(m["evaluation"]["wordsim353_spearman"], abs=1e-6)
@@ -109,10 +131,10 @@ def test_memory_filesystem_in_and_out(inproc_client, small_corpus):
     fs = fsspec.filesystem("memory")
     fs.pipe("/e2e/in/a.txt", small_corpus.read_bytes()[:300_000])
     res = w2v_dist.train(["memory://e2e/in/*.txt"], client=inproc_client, epochs=1, output="memory://e2e/out")
-    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/e2e/out", detail=False)) == [
-        "metrics.json", "vectors.bin", "vectors.txt", "vocab.parquet"]
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/e2e/out", detail=False)) == sorted(OUTPUT_FILES)
     back = WordVectors.load_word2vec_format("memory://e2e/out/vectors.bin")
     np.testing.assert_array_equal(back.vectors, res.wv.vectors)
+    np.testing.assert_array_equal(WordVectors.load("memory://e2e/out").vectors, res.wv.vectors)
 
 
 def test_empty_corpus(tmp_path, inproc_client):
@@ -152,3 +174,50 @@ def test_hierarchical_softmax_trains_on_two_replicas(small_corpus, inproc_client
                 / sum(r["effective_words"] for r in m["round_stats"] if r["epoch"] == e) for e in range(3)]
     assert per_word[2] < per_word[0], per_word
     assert all(r["bytes_to_driver"] > 0 for r in m["round_stats"])
+
+
+def test_word2vec_api_exports_and_saves(tmp_path, small_corpus, inproc_client, eval_dir):
+    """gensim-style entry point: parameters as attributes, syn1neg, export=sum, save and load."""
+    import w2v_dist
+
+    part = tmp_path / "part.txt"
+    part.write_bytes(small_corpus.read_bytes()[:300_000])
+    ws = str(eval_dir / "wordsim353.tsv")
+    model = w2v_dist.Word2Vec(str(part), client=inproc_client, sg=1, epochs=1, window=3, export="sum",
+                              word_pairs=[ws])
+    assert model.window == 3 and model.sg == 1 and model.negative == 5
+    V = len(model.wv)
+    assert model.syn1neg.shape == model.syn0.shape == (V, 100) and np.abs(model.syn1neg).sum() > 0
+    np.testing.assert_array_equal(model.wv.vectors, model.syn0 + model.syn1neg)
+    assert model.corpus_total_words == model.metrics["corpus_words"] > 0
+    assert model.get_latest_training_loss() == pytest.approx(sum(model.metrics["loss"])) and model.get_latest_training_loss() > 0
+    # the evaluation scored the exported vectors
+    assert model.metrics["evaluation"]["wordsim353_spearman"] == pytest.approx(
+        evaluate_word_pairs(model.wv, ws)["spearman"], abs=1e-12)
+    model.save(str(tmp_path / "m"))
+    back = w2v_dist.Word2Vec.load(str(tmp_path / "m"))
+    assert back.wv.index_to_key == model.wv.index_to_key and back.config.export == "sum" and back.window == 3
+    np.testing.assert_array_equal(back.wv.vectors, model.wv.vectors)
+    np.testing.assert_array_equal(back.wv.counts, model.wv.counts)
+    assert back.wv.metadata["export"] == "sum"
+    with pytest.raises(W2VError, match="already holds a model"):
+        model.save(str(tmp_path / "m"))
+
+    concat = w2v_dist.Word2Vec(str(part), client=inproc_client, sg=1, epochs=1, window=3, export="concat")
+    assert concat.wv.vector_size == 200
+    np.testing.assert_array_equal(concat.wv.vectors, np.hstack([concat.syn0, concat.syn1neg]))
+
+
+def test_word2vec_api_rejects_what_it_cannot_do():
+    import w2v_dist
+    from w2v_dist.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="corpus_file"):
+        w2v_dist.Word2Vec(sentences=[["a", "b"]])
+    with pytest.raises(ConfigError, match="export"):
+        w2v_dist.Word2Vec(hs=1, negative=0, export="output")
+    with pytest.raises(ConfigError, match="unknown parameter 'size'"):
+        w2v_dist.Word2Vec(size=100)
+    assert repr(w2v_dist.Word2Vec()) == "Word2Vec(untrained)"
+    with pytest.raises(W2VError, match="not been trained"):
+        w2v_dist.Word2Vec().save("memory://nothing")

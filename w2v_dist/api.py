@@ -19,6 +19,7 @@ from .corpus import discover_shards
 from .evaluation import evaluate
 from .output import check_output, write_outputs
 from .training.driver import TrainResult, train_vectors
+from .vectors import combine_vectors
 
 
 def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output: str | None = None,
@@ -35,7 +36,7 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
         Default: a cluster made from ``config.scheduler`` / ``config.workers`` /
         ``config.threads_per_worker`` for this call.
     output : str, optional
-        Folder URL for ``vectors.txt``, ``vectors.bin``, ``vocab.parquet``, ``metrics.json``.
+        Folder URL for the outputs (see :func:`w2v_dist.output.write_outputs`).
     storage_options : dict, optional
         fsspec options for inputs and output.
     overwrite : bool
@@ -46,6 +47,7 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     Returns
     -------
     TrainResult
+        ``wv`` holds the vectors chosen by ``config.export`` (input, output, sum or concat).
 
     Raises
     ------
@@ -68,6 +70,9 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
                            overwrite=overwrite, progress=progress)
     result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards)
+    if config.export != "input":  # the vectors to evaluate and write (result.syn0 keeps the input ones)
+        result.wv = combine_vectors(result.wv.index_to_key, result.wv.vectors, result.syn1neg, config.export,
+                                    result.wv.counts)
     if config.analogies or config.word_pairs:
         result.metrics["evaluation"] = evaluate(result.wv, analogies=config.analogies,
                                                 word_pairs=config.word_pairs,

@@ -4,8 +4,12 @@
 
     w2v-dist train INPUT... --output OUT [--sg 1 --negative 5 ...]
     w2v-dist run PIPELINE.toml [--set epochs=3] [--output OUT]
-    w2v-dist evaluate VECTORS [--analogies FILE] [--word-pairs FILE...]
-    w2v-dist similar VECTORS WORD [--topn 10]
+    w2v-dist evaluate VECTORS [--analogies FILE] [--word-pairs FILE...] [--json]
+    w2v-dist similar VECTORS WORD [--topn 10] [--json]
+    w2v-dist similar VECTORS --positive king woman --negative man [--cosmul]
+
+VECTORS is an output folder (native format, memory-mapped), ``vectors.bin``/``vectors.txt``
+(word2vec formats) or ``vectors.parquet``.
 
 Every :class:`w2v_dist.config.Config` field is an option of ``train`` (``vector_size`` is
 ``--vector-size``), with gensim's defaults.  Errors a user can cause print one line,
@@ -97,16 +101,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. --set epochs=3")
     r.add_argument("--scheduler", help="address of an existing Dask scheduler")
 
-    e = sub.add_parser("evaluate", help="evaluate word vectors (word2vec text or binary format)")
-    e.add_argument("vectors", help="vectors.bin or vectors.txt URL")
+    vectors_help = "output folder, vectors.bin, vectors.txt or vectors.parquet (path or URL)"
+    e = sub.add_parser("evaluate", help="evaluate word vectors")
+    e.add_argument("vectors", help=vectors_help)
     e.add_argument("--analogies", help="questions-words.txt style file")
     e.add_argument("--word-pairs", nargs="+", default=[], metavar="FILE", help="WordSim-353 / SimLex-999 files")
     e.add_argument("--restrict-vocab", type=int, default=30000, help="analogies: most frequent words used (default 30000)")
     e.add_argument("--json", action="store_true", help="print JSON")
 
-    s = sub.add_parser("similar", help="nearest neighbours of a word")
-    s.add_argument("vectors", help="vectors.bin or vectors.txt URL")
-    s.add_argument("word")
+    s = sub.add_parser("similar", help="nearest neighbours of a word, or analogies (--positive/--negative)")
+    s.add_argument("vectors", help=vectors_help)
+    s.add_argument("word", nargs="?", help="a word (or use --positive/--negative)")
+    s.add_argument("--positive", nargs="+", default=[], metavar="WORD", help="words added (as gensim's positive=)")
+    s.add_argument("--negative", nargs="+", default=[], metavar="WORD", help="words subtracted (negative=)")
+    s.add_argument("--cosmul", action="store_true", help="3CosMul (most_similar_cosmul) instead of 3CosAdd")
     s.add_argument("--topn", type=int, default=10)
     s.add_argument("--json", action="store_true", help="print JSON")
     return p
@@ -124,7 +132,9 @@ def _run_training(inputs, output, config: Config, storage_options, overwrite, qu
               f"({m['words_per_second']:,.0f} words/s, {m['workers']} worker(s), {m['rounds']} rounds)")
         if "evaluation" in m:
             print("evaluation: " + json.dumps({k: v for k, v in m["evaluation"].items() if not isinstance(v, (dict, list))}))
-        print(f"wrote {output}/{{vectors.txt,vectors.bin,vocab.parquet,metrics.json}}")
+        from .output import OUTPUT_FILES
+
+        print(f"wrote {output}/{{{','.join(OUTPUT_FILES)}}}")
     return 0
 
 
@@ -151,9 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  args.overwrite or pipe.overwrite, args.quiet)
         if args.command == "evaluate":
             from .evaluation import evaluate
-            from .vectors import WordVectors
+            from .vectors import load_vectors
 
-            wv = WordVectors.load_word2vec_format(args.vectors)
+            wv = load_vectors(args.vectors)
             res = evaluate(wv, analogies=args.analogies, word_pairs=args.word_pairs, restrict_vocab=args.restrict_vocab)
             if args.json:
                 print(json.dumps(res, indent=2))
@@ -163,12 +173,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         print(f"{k}\t{v:.4f}" if isinstance(v, float) else f"{k}\t{v}")
             return 0
         if args.command == "similar":
-            from .vectors import WordVectors
+            from .vectors import load_vectors
 
-            wv = WordVectors.load_word2vec_format(args.vectors)
-            if args.word not in wv:
-                raise W2VError(f"word {args.word!r} is not in the vocabulary of {args.vectors}")
-            res = wv.most_similar(positive=[args.word], topn=args.topn)
+            positive = ([args.word] if args.word else []) + args.positive
+            if not positive and not args.negative:
+                raise W2VError("similar: give a WORD or --positive/--negative words")
+            if args.cosmul and not positive:
+                raise W2VError("similar --cosmul: needs at least one positive word")
+            wv = load_vectors(args.vectors)
+            for w in positive + args.negative:
+                if w not in wv:
+                    raise W2VError(f"word {w!r} is not in the vocabulary of {args.vectors}")
+            query = wv.most_similar_cosmul if args.cosmul else wv.most_similar
+            res = query(positive=positive, negative=args.negative, topn=args.topn)
             if args.json:
                 print(json.dumps([{"word": w, "similarity": s} for w, s in res], indent=2))
             else:

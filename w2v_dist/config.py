@@ -80,6 +80,8 @@ class Config:
     analogies: str | None = _f(None, "analogy questions file (questions-words.txt format)", "evaluate")
     word_pairs: list[str] = _f([], "word-pair similarity files (WordSim-353, SimLex-999)", "evaluate")
     restrict_vocab: int = _f(30000, "analogies: only the most frequent words are candidates and questions", "evaluate")
+    # --- output
+    export: str = _f("input", "vectors written: input (syn0), output (syn1neg), sum or concat of the two", "output")
 
     def validate(self) -> "Config":
         """Check every value; return ``self``.
@@ -116,6 +118,13 @@ class Config:
             bad("min_alpha", f"must be in [0, alpha={self.alpha}]")
         if self.format not in ("auto", "text", "parquet"):
             bad("format", "must be auto, text or parquet")
+        from .vectors import EXPORTS
+
+        if self.export not in EXPORTS:
+            bad("export", f"must be one of {', '.join(EXPORTS)}")
+        if self.export != "input" and self.negative == 0:
+            bad("export", "output, sum and concat use the negative-sampling output vectors (syn1neg): "
+                          "they need negative>0")
         from .training.merge import MERGE_RULES  # local: config must not import training eagerly
 
         if self.merge not in MERGE_RULES:
@@ -182,7 +191,7 @@ def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipelin
     Sections: ``[input]`` (``urls``, ``format``, ``text_column``, ``storage_options``),
     ``[tokenize]``, ``[vocab]``, ``[train]``, ``[evaluate]`` (``analogies``, ``word_pairs``,
     ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``) and
-    ``[output]`` (``url``, ``overwrite``).  Every key other than ``urls``, ``url``,
+    ``[output]`` (``url``, ``overwrite``, ``export``).  Every key other than ``urls``, ``url``,
     ``storage_options`` and ``overwrite`` is a :class:`Config` field; a key may sit in any section
     (sections are for the reader).  Relative local paths are relative to the TOML file.
 

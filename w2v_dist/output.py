@@ -1,7 +1,10 @@
 """Writing a job's outputs to any fsspec URL, all or nothing.
 
 The output folder receives ``vectors.txt`` and ``vectors.bin`` (word2vec text and binary formats),
-``vocab.parquet`` (``word``, ``count``) and ``metrics.json``.  They are first written into a
+``vectors.npy`` + ``vectors.json`` (with ``vocab.parquet``, the native format that
+:meth:`~w2v_dist.vectors.WordVectors.load` memory-maps), ``vectors.parquet`` (``word``,
+``vector`` list<float32>, for Dask or Spark), ``vocab.parquet`` (``word``, ``count``),
+``metrics.json`` and ``report.html`` (the training report, :mod:`w2v_dist.report`).  They are first written into a
 staging folder beside the target (``.<name>.partial-<id>``), then moved into place, so a failure
 while writing never leaves a half-written output folder, and an existing model is never replaced
 without ``overwrite``.
@@ -14,11 +17,16 @@ import math
 import uuid
 from typing import Any
 
+import logging
+
 import fsspec
 
 from .errors import W2VError
 
-OUTPUT_FILES = ("vectors.txt", "vectors.bin", "vocab.parquet", "metrics.json")
+log = logging.getLogger("w2v_dist")
+
+OUTPUT_FILES = ("vectors.txt", "vectors.bin", "vectors.npy", "vectors.json", "vectors.parquet", "vocab.parquet",
+                "metrics.json", "report.html")
 
 
 def _fs(url: str, storage_options: dict | None):
@@ -58,17 +66,21 @@ def _clean(obj: Any) -> Any:
 
 
 def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | None = None,
-                  overwrite: bool = False) -> list[str]:
-    """Write the four outputs into ``url`` atomically (staging folder, then move).
+                  overwrite: bool = False, report: bool = True) -> list[str]:
+    """Write the outputs (:data:`OUTPUT_FILES`) into ``url`` atomically (staging folder, then move).
 
     Parameters
     ----------
     url : str
         Output folder URL.
     wv : WordVectors
-    vocab : Vocab
+    vocab : Vocab or None
+        Written as ``vocab.parquet``; None writes the words (and counts, if known) of ``wv``.
     metrics : dict
         Serialised as ``metrics.json`` (NaN and inf become null).
+    report : bool
+        Also write ``report.html``.  A failure while drawing the report is logged as a warning
+        and the report left out: the model is never lost to a plotting problem.
 
     Returns
     -------
@@ -91,14 +103,22 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
         fs.makedirs(staging, exist_ok=True)
         wv.save_word2vec_format(f"{surl}/vectors.txt", binary=False, storage_options=so)
         wv.save_word2vec_format(f"{surl}/vectors.bin", binary=True, storage_options=so)
-        vocab.write_parquet(f"{surl}/vocab.parquet", storage_options=so)
+        if vocab is not None:
+            vocab.write_parquet(f"{surl}/vocab.parquet", storage_options=so)
+        export = (metrics.get("config") or {}).get("export", "input")
+        wv.save(surl, storage_options=so, metadata={"export": export}, write_vocab=vocab is None)
+        wv.save_parquet(f"{surl}/vectors.parquet", storage_options=so)
         with fs.open(f"{staging}/metrics.json", "w") as fh:
             json.dump(_clean(metrics), fh, indent=2)
+        if report:
+            _write_report(fs, f"{staging}/report.html", wv, vocab, metrics)
+        written = [f for f in OUTPUT_FILES if fs.exists(f"{staging}/{f}")]
         if fs.isdir(path):
             for f in OUTPUT_FILES:
                 if fs.exists(f"{path}/{f}"):
                     fs.rm(f"{path}/{f}")
-                fs.mv(f"{staging}/{f}", f"{path}/{f}")
+                if f in written:
+                    fs.mv(f"{staging}/{f}", f"{path}/{f}")
             fs.rm(staging, recursive=True)
         else:
             fs.mv(staging, path, recursive=True)
@@ -110,4 +130,16 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
                 fs.rm(staging, recursive=True)
         except OSError:
             pass
-    return [f"{url.rstrip('/')}/{f}" for f in OUTPUT_FILES]
+    return [f"{url.rstrip('/')}/{f}" for f in written]
+
+
+def _write_report(fs, path: str, wv, vocab, metrics: dict) -> None:
+    try:
+        from .report import render_report
+
+        html = render_report(wv, metrics, counts=vocab.counts if vocab is not None else wv.counts)
+    except Exception as exc:  # noqa: BLE001 - a plotting failure must not cost the trained model
+        log.warning("training report left out: %s: %s", type(exc).__name__, exc, exc_info=log.isEnabledFor(10))
+        return
+    with fs.open(path, "w", encoding="utf-8") as fh:
+        fh.write(html)

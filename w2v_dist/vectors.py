@@ -19,7 +19,6 @@ This module depends only on numpy, pyarrow, fsspec and the standard library.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import lzma

@@ -45,7 +45,8 @@ class TrainResult:
     Attributes
     ----------
     wv : WordVectors
-        The input vectors (syn0), float32 [V, D], in vocabulary order.
+        The input vectors (syn0), float32 [V, D], in vocabulary order (``run_job`` replaces them
+        by the vectors ``config.export`` asks for).
     vocab : Vocab
     syn1neg : float32 [V, D] or None
         The output (context) vectors of negative sampling (None when negative=0).
@@ -53,6 +54,8 @@ class TrainResult:
         The hierarchical-softmax inner-node vectors (None when hs=0).
     metrics : dict
         The content of ``metrics.json`` (see :func:`train_vectors`).
+    syn0 : float32 [V, D] or None
+        The input vectors, whatever ``wv`` holds.
     """
 
     wv: WordVectors
@@ -60,6 +63,7 @@ class TrainResult:
     syn1neg: np.ndarray | None
     syn1: np.ndarray | None
     metrics: dict = field(default_factory=dict)
+    syn0: np.ndarray | None = None
 
 
 def _tokenize_options(config: Config) -> dict:
@@ -327,4 +331,4 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         "config": config.hyperparameters(),
     }
     return TrainResult(wv=wv, vocab=vocab, syn1neg=syn1neg if config.negative > 0 else None,
-                       syn1=syn1 if config.hs else None, metrics=metrics)
+                       syn1=syn1 if config.hs else None, metrics=metrics, syn0=syn0)
