@@ -86,11 +86,14 @@ def _plot_speed(rounds: Sequence[dict]) -> str:
     ax.bar(x, y, color=_COLORS[2], width=0.8)
     mean = sum(r["effective_words"] for r in rounds) / max(sum(r["seconds"] for r in rounds), 1e-12) / 1e3
     ax.axhline(mean, color="black", lw=1, ls=":", label=f"whole run: {mean:,.0f}k words/s")
+    finite = [v for v in y if math.isfinite(v)]
+    if finite:
+        ax.set_ylim(0, 1.25 * max(finite))
     _epoch_lines(ax, rounds)
     ax.set_xlabel("round")
     ax.set_ylabel("thousand effective words / s")
     ax.set_title("Training speed per round")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return _png(fig)
 
@@ -183,30 +186,40 @@ def pca_2d(x: np.ndarray) -> np.ndarray:
 
 
 def _plot_pca(wv) -> str | None:
-    groups = _group_words(wv)
-    words = [w for _, items in groups for item in items for w in item]
-    if len(words) < 3:
+    """One panel per word group, each with its own 2-D PCA of the group's unit vectors."""
+    groups = [(name, items) for name, items in _group_words(wv) if sum(len(i) for i in items) >= 3]
+    if not groups:
         return None
-    xy = pca_2d(np.stack([wv.get_vector(w, norm=True) for w in words]))
-    pos = dict(zip(words, xy))
-    fig, ax = _figure(7.6, 5.6)
-    for color, (name, items) in zip(_COLORS, groups):
-        pts = np.array([pos[w] for item in items for w in item])
-        ax.scatter(pts[:, 0], pts[:, 1], s=14, color=color, label=name, zorder=3)
-        for item in items:
-            if len(item) == 2:
-                (x0, y0), (x1, y1) = pos[item[0]], pos[item[1]]
-                ax.plot([x0, x1], [y0, y1], color=color, lw=0.8, alpha=0.6, zorder=2)
-            for w in item:
-                ax.annotate(w, pos[w], fontsize=7, color=color, xytext=(3, 2), textcoords="offset points")
-        if len(items[0]) == 1:  # a sequence: join it in order
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(4.6 * len(groups), 4.4), layout="constrained")
+    axes = fig.subplots(1, len(groups), squeeze=False)[0]
+    for ax, color, (name, items) in zip(axes, _COLORS, groups):
+        words = [w for item in items for w in item]
+        xy = pca_2d(np.stack([wv.get_vector(w, norm=True) for w in words]))
+        pos = dict(zip(words, xy))
+        paired = len(items[0]) == 2
+        if paired:  # first of each pair in the colour, second in black, joined by a line
+            for a, b in items:
+                ax.annotate("", xy=pos[b], xytext=pos[a],
+                            arrowprops=dict(arrowstyle="->", color=color, lw=0.9, alpha=0.7))
+            first = np.array([pos[a] for a, _ in items])
+            second = np.array([pos[b] for _, b in items])
+            ax.scatter(first[:, 0], first[:, 1], s=16, color=color, zorder=3)
+            ax.scatter(second[:, 0], second[:, 1], s=16, color="#333333", zorder=3)
+        else:  # a sequence, joined in order
             seq = np.array([pos[item[0]] for item in items])
-            ax.plot(seq[:, 0], seq[:, 1], color=color, lw=0.6, alpha=0.4, ls=":", zorder=1)
-    ax.set_xlabel("PC 1")
-    ax.set_ylabel("PC 2")
-    ax.set_title(f"PCA of {len(words)} unit word vectors (lines join pairs / the sequence)")
-    ax.legend(loc="best", fontsize=8)
-    ax.grid(alpha=0.3)
+            ax.plot(seq[:, 0], seq[:, 1], "o-", color=color, ms=4, lw=0.8, alpha=0.8)
+        for w in words:
+            ax.annotate(w, pos[w], fontsize=8, xytext=(3, 3), textcoords="offset points")
+        missing = sum(1 for item in WORD_GROUPS[name] for w in ((item,) if isinstance(item, str) else item)) - len(words)
+        ax.set_title(name + (f" ({missing} words not in vocabulary)" if missing else ""), fontsize=10)
+        ax.set_xlabel("PC 1")
+        ax.set_ylabel("PC 2")
+        ax.margins(0.15)
+        ax.grid(alpha=0.3)
+    fig.suptitle("2-D PCA of unit word vectors, one projection per group "
+                 "(arrows: country -> capital, male -> female)", fontsize=11)
     return _png(fig)
 
 
@@ -269,6 +282,7 @@ h1 { margin: 0 0 4px 0; font-size: 24px; } h2 { font-size: 18px; margin: 26px 0 
 h3 { font-size: 15px; margin: 16px 0 6px; } .sub { color: #666; margin: 0 0 12px 0; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(620px, 1fr)); gap: 12px; }
 .grid img { width: 100%; max-width: 760px; border: 1px solid #eee; }
+img.wide { width: 100%; max-width: 1380px; border: 1px solid #eee; }
 table { border-collapse: collapse; font-size: 13px; margin: 4px 0 10px; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: left; }
 th { background: #f6f6f6; } td:nth-child(n+2) { font-variant-numeric: tabular-nums; }
@@ -333,8 +347,13 @@ def render_report(wv, metrics: dict, counts=None, title: str | None = None) -> s
         plots.append(("Zipf", _plot_zipf(np.asarray(counts), wv.index_to_key)))
     pca = _plot_pca(wv)
     imgs = "".join(f'<img alt="{html.escape(name)}" src="data:image/png;base64,{data}">' for name, data in plots)
-    pca_html = (f'<img alt="PCA" style="max-width:760px" src="data:image/png;base64,{pca}">' if pca else
+    pca_html = (f'<img alt="PCA" class="wide" src="data:image/png;base64,{pca}">' if pca else
                 "<p>Too few of the word groups' words are in the vocabulary for a PCA plot.</p>")
+    missing = [w for items in WORD_GROUPS.values() for item in items
+               for w in ((item,) if isinstance(item, str) else item) if w not in wv]
+    if missing:
+        pca_html += (f'<p class="sub">Not in the vocabulary (left out, with their pair): '
+                     f'{html.escape(", ".join(missing))}</p>')
     title = title or "w2v-dist training report"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
@@ -344,9 +363,7 @@ def render_report(wv, metrics: dict, counts=None, title: str | None = None) -> s
 <div class="cols">{_table(facts, None, "facts")}{_table(params, ("parameter", "value"), "params")}</div>
 <h2>Training</h2>
 <div class="grid">{imgs}</div>
-<div class="cols">
-<div><h2>Word groups</h2>{pca_html}</div>
-<div><h2>Evaluation</h2>{_evaluation_html(metrics.get("evaluation") or {})}</div>
-</div>
+<h2>Word groups</h2>{pca_html}
+<h2>Evaluation</h2>{_evaluation_html(metrics.get("evaluation") or {})}
 </body></html>
 """
