@@ -129,3 +129,15 @@ def test_a_failing_report_costs_only_the_report(tmp_path, monkeypatch, caplog):
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == sorted(set(OUTPUT_FILES) - {"report.html"})
     assert "no fonts" in caplog.text
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o.partial")]
+
+
+def test_report_rewritten_from_an_output_folder(tmp_path, capsys):
+    from w2v_dist.report import main
+
+    out = tmp_path / "o"
+    write_outputs(str(out), _wv(), None, _metrics(), report=False)
+    assert not (out / "report.html").exists()
+    assert main([str(out)]) == 0
+    assert len(_pngs((out / "report.html").read_text(encoding="utf-8"))) == 5
+    assert main([str(tmp_path / "nothing")]) == 2
+    assert "vectors.json" in capsys.readouterr().err

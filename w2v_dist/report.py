@@ -63,6 +63,12 @@ def _epoch_lines(ax, rounds: Sequence[dict]) -> None:
             ax.axvline(cur["round"] - 0.5, color="#bbbbbb", lw=0.8, ls="--", zorder=0)
 
 
+def _integer_ticks(ax) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def _plot_loss(rounds: Sequence[dict], loss_recorded: bool) -> str:
     fig, ax = _figure()
     x = [r["round"] for r in rounds]
@@ -73,6 +79,7 @@ def _plot_loss(rounds: Sequence[dict], loss_recorded: bool) -> str:
     else:
         ax.text(0.5, 0.5, "loss not recorded (compute_loss=0)", ha="center", va="center", transform=ax.transAxes)
     _epoch_lines(ax, rounds)
+    _integer_ticks(ax)
     ax.set_xlabel("round (dashed lines: epoch boundaries)")
     ax.set_title("Training loss per round")
     ax.grid(alpha=0.3)
@@ -90,9 +97,15 @@ def _plot_speed(rounds: Sequence[dict]) -> str:
     if finite:
         ax.set_ylim(0, 1.25 * max(finite))
     _epoch_lines(ax, rounds)
+    _integer_ticks(ax)
     ax.set_xlabel("round")
     ax.set_ylabel("thousand effective words / s")
-    ax.set_title("Training speed per round")
+    seconds = [r["seconds"] for r in rounds]
+    slow = int(np.argmax(seconds))
+    note = ""
+    if len(seconds) > 2 and seconds[slow] > 5 * float(np.median(seconds)):
+        note = f" (round {rounds[slow]['round']} took {seconds[slow]:.0f} s)"
+    ax.set_title("Training speed per round" + note)
     ax.legend(loc="upper right", fontsize=8)
     ax.grid(alpha=0.3, axis="y")
     return _png(fig)
@@ -212,8 +225,8 @@ def _plot_pca(wv) -> str | None:
             ax.plot(seq[:, 0], seq[:, 1], "o-", color=color, ms=4, lw=0.8, alpha=0.8)
         for w in words:
             ax.annotate(w, pos[w], fontsize=8, xytext=(3, 3), textcoords="offset points")
-        missing = sum(1 for item in WORD_GROUPS[name] for w in ((item,) if isinstance(item, str) else item)) - len(words)
-        ax.set_title(name + (f" ({missing} words not in vocabulary)" if missing else ""), fontsize=10)
+        left = len(WORD_GROUPS[name]) - len(items)
+        ax.set_title(name + (f" ({left} {'pairs' if paired else 'words'} left out)" if left else ""), fontsize=10)
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
         ax.margins(0.15)
@@ -367,3 +380,42 @@ def render_report(wv, metrics: dict, counts=None, title: str | None = None) -> s
 <h2>Evaluation</h2>{_evaluation_html(metrics.get("evaluation") or {})}
 </body></html>
 """
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m w2v_dist.report OUTPUT_FOLDER``: (re)write ``report.html`` of an output folder.
+
+    Reads the native vectors (memory-mapped) and ``metrics.json`` of the folder; exits 2 with a
+    one-line message when they cannot be read.
+    """
+    import argparse
+    import json
+    import sys
+
+    import fsspec
+
+    from .errors import W2VError
+    from .vectors import WordVectors, _write_atomically
+
+    parser = argparse.ArgumentParser(prog="python -m w2v_dist.report",
+                                     description="write report.html of a w2v-dist output folder")
+    parser.add_argument("folder", help="output folder (path or fsspec URL)")
+    args = parser.parse_args(argv)
+    base = args.folder.rstrip("/")
+    try:
+        wv = WordVectors.load(base)
+        try:
+            with fsspec.open(f"{base}/metrics.json", "r") as fh:
+                metrics = json.load(fh)
+        except (OSError, ValueError) as exc:
+            raise W2VError(f"{base}/metrics.json: cannot read: {exc}") from None
+        _write_atomically(f"{base}/report.html", render_report(wv, metrics).encode("utf-8"), None)
+    except W2VError as exc:
+        print(f"w2v-dist: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {base}/report.html")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
