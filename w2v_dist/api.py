@@ -94,7 +94,7 @@ def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None
     client : distributed.Client, optional
         Cluster to use; default a LocalCluster shaped by ``workers``/``threads_per_worker``.
     output : str, optional
-        Also write the four output files there.
+        Also write the output folder there (see :func:`w2v_dist.output.write_outputs`).
     **params
         Any :class:`w2v_dist.config.Config` field: ``sg``, ``negative``, ``window``,
         ``vector_size``, ``min_count``, ``sample``, ``alpha``, ``min_alpha``, ``epochs``,
