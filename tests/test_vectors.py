@@ -259,6 +259,15 @@ def test_load_vectors_picks_the_format(tmp_path, wv):
         back = load_vectors(str(tmp_path / name))
         assert back.index_to_key == wv.index_to_key, name
         np.testing.assert_array_equal(back.vectors, wv.vectors)
+    old_output = tmp_path / "old"  # an output folder without the native format
+    old_output.mkdir()
+    wv.save_word2vec_format(str(old_output / "vectors.bin"), binary=True)
+    np.testing.assert_array_equal(load_vectors(str(old_output)).vectors, wv.vectors)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(W2VError, match="vectors.json"):
+        load_vectors(str(tmp_path / "empty"))
+    with pytest.raises(W2VError, match="no such file"):
+        load_vectors(str(tmp_path / "missing.bin"))
 
 
 def test_combine_vectors():

@@ -2,11 +2,15 @@
 
 :class:`WordVectors` holds a vocabulary (``index_to_key``, in vocabulary order, normally by
 descending frequency) and a float32 matrix of one row per word.  It answers the queries gensim's
-``KeyedVectors`` answers (``most_similar``, ``similarity``) with the same results, and reads and
-writes the two formats of the original word2vec.c tool:
+``KeyedVectors`` answers (``most_similar``, ``most_similar_cosmul``, ``similarity``,
+``doesnt_match``, ``evaluate_word_analogies``, ``evaluate_word_pairs``) with the same results, and
+reads and writes:
 
-* text: a header ``"V D\\n"`` then one line per word, ``"word v1 v2 ... vD\\n"``;
-* binary: the same header, then per word ``b"word "`` + D little-endian float32 + ``b"\\n"``.
+* word2vec.c text: a header ``"V D\\n"`` then one line per word, ``"word v1 v2 ... vD\\n"``;
+* word2vec.c binary: the same header, then per word ``b"word "`` + D little-endian float32 + ``b"\\n"``;
+* the native format, a folder with ``vectors.npy`` (float32 [V, D]), ``vocab.parquet`` and
+  ``vectors.json`` (metadata), memory-mapped on load (:meth:`WordVectors.save`, :meth:`WordVectors.load`);
+* Parquet with one row per word, ``word`` and ``vector`` (list<float32>), for Dask and Spark.
 
 Files go through fsspec, so any fsspec URL works (local paths, ``memory://``, ``s3://`` ...), and a
 ``.gz``/``.bz2``/``.xz`` suffix is (de)compressed on the fly.  The readers treat every file as
@@ -848,7 +852,8 @@ def load_vectors(url: str, storage_options: dict | None = None, mmap: str | None
     """Read word vectors in any format this package writes, chosen from the URL.
 
     A folder holding ``vectors.json`` (an output folder) is read as the native format
-    (memory-mapped when local, :meth:`WordVectors.load`); a ``.parquet`` file as
+    (memory-mapped when local, :meth:`WordVectors.load`), a folder with only ``vectors.bin`` as
+    that file; a ``.parquet`` file as
     :meth:`WordVectors.load_parquet`; anything else as word2vec text or binary (``.bin`` means
     binary, :meth:`WordVectors.load_word2vec_format`).
 
@@ -860,6 +865,11 @@ def load_vectors(url: str, storage_options: dict | None = None, mmap: str | None
     url = str(url)
     fs, path = _url_to_fs(url, storage_options)
     if fs.isdir(path):
+        base = path.rstrip("/")
+        if not fs.exists(f"{base}/vectors.json") and fs.exists(f"{base}/vectors.bin"):
+            # an output folder written before the native format existed
+            return WordVectors.load_word2vec_format(f"{url.rstrip('/')}/vectors.bin", binary=True,
+                                                    storage_options=storage_options)
         return WordVectors.load(url, mmap=mmap, storage_options=storage_options)
     if path.lower().endswith(".parquet"):
         return WordVectors.load_parquet(url, storage_options)
