@@ -216,3 +216,6 @@ def test_quiet_sets_the_log_level(capsys, planted):
     assert logging.getLogger("w2v_dist").level == logging.INFO
     main(["--quiet", "similar", str(d / "v.txt"), "paris"])
     assert logging.getLogger("w2v_dist").level == logging.WARNING
+    main(["similar", str(d / "v.txt"), "paris"])
+    main(["similar", str(d / "v.txt"), "paris", "--quiet"])
+    assert logging.getLogger("w2v_dist").level == logging.WARNING

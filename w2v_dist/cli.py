@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--cosmul", action="store_true", help="3CosMul (most_similar_cosmul) instead of 3CosAdd")
     s.add_argument("--topn", type=int, default=10)
     s.add_argument("--json", action="store_true", help="print JSON")
+    for command in (t, r, e, s):  # also after the command: `w2v-dist run job.toml --quiet`
+        command.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                             help="no progress bars or log lines")
     return p
 
 
