@@ -190,7 +190,8 @@ def test_word2vec_api_exports_and_saves(tmp_path, small_corpus, inproc_client, e
     assert model.syn1neg.shape == model.syn0.shape == (V, 100) and np.abs(model.syn1neg).sum() > 0
     np.testing.assert_array_equal(model.wv.vectors, model.syn0 + model.syn1neg)
     assert model.corpus_total_words == model.metrics["corpus_words"] > 0
-    assert model.get_latest_training_loss() == pytest.approx(sum(model.metrics["loss"])) and model.get_latest_training_loss() > 0
+    loss = model.get_latest_training_loss()
+    assert loss == pytest.approx(sum(model.metrics["loss"])) and loss > 0
     # the evaluation scored the exported vectors
     assert model.metrics["evaluation"]["wordsim353_spearman"] == pytest.approx(
         evaluate_word_pairs(model.wv, ws)["spearman"], abs=1e-12)
