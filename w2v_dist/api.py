@@ -64,9 +64,15 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     if client is None:
         from .cluster import dask_client
 
-        with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes) as c:
+        from .cluster import make_security
+
+        security = make_security(config.tls_ca_file, config.tls_cert, config.tls_key)
+        with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes, security) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
                            overwrite=overwrite, progress=progress)
+    from .cluster import check_worker_versions
+
+    check_worker_versions(client)  # before any task: workers without w2v-dist fail obscurely
     result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards)
     if config.analogies or config.word_pairs:
         result.metrics["evaluation"] = evaluate(result.wv, analogies=config.analogies,

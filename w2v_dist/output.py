@@ -94,12 +94,15 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
         vocab.write_parquet(f"{surl}/vocab.parquet", storage_options=so)
         with fs.open(f"{staging}/metrics.json", "w") as fh:
             json.dump(_clean(metrics), fh, indent=2)
-        if fs.isdir(path):
+        if fs.isdir(path) or proto not in ("file", "local"):
+            # Object stores (s3, gs, abfs) have no folders to rename: move file by file, metrics.json
+            # last, so a reader that sees metrics.json sees a complete model.
             for f in OUTPUT_FILES:
                 if fs.exists(f"{path}/{f}"):
                     fs.rm(f"{path}/{f}")
                 fs.mv(f"{staging}/{f}", f"{path}/{f}")
-            fs.rm(staging, recursive=True)
+            if fs.exists(staging):
+                fs.rm(staging, recursive=True)
         else:
             fs.mv(staging, path, recursive=True)
     except PermissionError as exc:
