@@ -93,15 +93,17 @@ def check_worker_versions(client) -> dict[str, str | None]:
     from . import __version__
 
     answers = client.run(_make_probe(), on_error="return")
+    names = {a: w.get("name") for a, w in client.scheduler_info().get("workers", {}).items()}
     bad = []
     for addr in sorted(answers):
         got = answers[addr]
+        who = f"worker {names[addr]!s} at {addr}" if names.get(addr) not in (None, addr) else f"worker {addr}"
         if isinstance(got, BaseException):
-            bad.append(f"{addr} (cannot check: {type(got).__name__}: {' '.join(str(got).split())})")
+            bad.append(f"{who} (cannot check: {type(got).__name__}: {' '.join(str(got).split())})")
         elif got is None:
-            bad.append(f"{addr} (w2v-dist not installed)")
+            bad.append(f"{who} (w2v-dist not installed)")
         elif got != __version__:
-            bad.append(f"{addr} (w2v-dist {got})")
+            bad.append(f"{who} (w2v-dist {got})")
     if bad:
         raise W2VError(f"the Dask workers must run w2v-dist {__version__} like this client; "
                        f"{len(bad)} of {len(answers)} do not: {', '.join(bad)}; "
@@ -141,9 +143,12 @@ def dask_client(scheduler: str | None = None, workers: int = 1, threads_per_work
     if scheduler:
         try:
             client = Client(scheduler, security=security)
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, TypeError, ValueError) as exc:
+            # TypeError/ValueError: distributed's complaint about a tls:// address without TLS files
+            hint = ("; a tls:// scheduler needs --tls-ca-file, --tls-cert and --tls-key"
+                    if scheduler.startswith("tls://") and security is None else "")
             raise W2VError(f"cannot connect to the Dask scheduler at {scheduler}: "
-                           f"{' '.join(str(exc).split()) or type(exc).__name__}") from None
+                           f"{' '.join(str(exc).split()) or type(exc).__name__}{hint}") from None
         with client:
             log.info("connected to the Dask scheduler at %s (%d workers)", scheduler,
                      len(client.scheduler_info().get("workers", {})))
