@@ -244,3 +244,42 @@ def test_tls_option_errors(tmp_path, small_corpus, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "missing-ca.pem" in err
     assert not (tmp_path / "o").exists()
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_slurm_example_writes_a_job_script_with_one_worker_per_job():
+    proc = subprocess.run([sys.executable, str(ROOT / "cluster" / "slurm.py"), str(ROOT / "pipelines" / "demo.toml"),
+                           "--print-script", "--cores", "6", "--memory", "12GB", "--queue", "q1", "--account", "acct",
+                           "--prologue", "/venv/bin/activate"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    script = proc.stdout
+    assert "#SBATCH -p q1" in script and "#SBATCH -A acct" in script and "#SBATCH --cpus-per-task=6" in script
+    assert "source /venv/bin/activate" in script and "NUMBA_CACHE_DIR" in script
+    worker = [line for line in script.splitlines() if "dask_worker" in line or "dask worker" in line]
+    assert len(worker) == 1 and "--nthreads 6" in worker[0] and "--nworkers" not in worker[0]
+
+
+def test_kubernetes_manifest_and_cluster_pipeline():
+    import yaml
+
+    from w2v_dist.config import load_pipeline
+
+    doc = yaml.safe_load((ROOT / "cluster" / "daskcluster.yaml").read_text())
+    assert doc["apiVersion"] == "kubernetes.dask.org/v1" and doc["kind"] == "DaskCluster"
+    worker = doc["spec"]["worker"]["spec"]["containers"][0]
+    scheduler = doc["spec"]["scheduler"]["spec"]["containers"][0]
+    assert worker["image"] == scheduler["image"]
+    assert worker["args"][:2] == ["dask", "worker"] and scheduler["args"] == ["dask", "scheduler"]
+    threads = worker["args"][worker["args"].index("--nthreads") + 1]
+    assert threads == worker["resources"]["limits"]["cpu"]  # one worker, all the pod's CPUs
+    ports = {p["name"] for p in scheduler["ports"]}
+    assert {p["targetPort"] for p in doc["spec"]["scheduler"]["service"]["ports"]} <= ports
+
+    pipe = load_pipeline(str(ROOT / "pipelines" / "real-en-s3.toml"))
+    pipe.config.validate()
+    assert pipe.config.scheduler.startswith("tcp://") and pipe.inputs[0].startswith("s3://")
+    assert pipe.output.startswith("s3://") and "secret" not in pipe.storage_options
+    over = load_pipeline(str(ROOT / "pipelines" / "real-en-s3.toml"), {"scheduler": "tcp://10.0.0.1:8786"})
+    assert over.config.scheduler == "tcp://10.0.0.1:8786"
