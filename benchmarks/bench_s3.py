@@ -85,7 +85,9 @@ def main(argv=None) -> int:
                     print(f"{name} repeat {rep + 1}: preprocessing {pre:.2f} s", file=sys.stderr, flush=True)
     finally:
         server.stop()
-    print(f"\nLocalCluster {shape}; corpus {rows[0][7]:,} tokens; CBOW epochs=1 vector_size=50\n")
+    load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"\nLocalCluster {shape}; corpus {rows[0][7]:,} tokens; CBOW epochs=1 vector_size=50; "
+          f"load average at the end {load} (1/5/15 min) on {os.cpu_count()} cores\n")
     print("| source | repeat | discover s | vocab s | encode s | preprocessing s | train s |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for name, rep, d, v, e, pre, tr, _ in sorted(rows, key=lambda r: (r[0], r[1])):
