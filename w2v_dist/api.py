@@ -62,9 +62,7 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
                              blocksize=config.blocksize)
     if client is None:
-        from .cluster import dask_client
-
-        from .cluster import make_security
+        from .cluster import dask_client, make_security
 
         security = make_security(config.tls_ca_file, config.tls_cert, config.tls_key)
         with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes, security) as c:

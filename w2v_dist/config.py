@@ -186,11 +186,11 @@ def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipelin
 
     Sections: ``[input]`` (``urls``, ``format``, ``text_column``, ``storage_options``),
     ``[tokenize]``, ``[vocab]``, ``[train]``, ``[evaluate]`` (``analogies``, ``word_pairs``,
-    ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``, ``tls_ca_file``, ``tls_cert``,
-    ``tls_key``) and
-    ``[output]`` (``url``, ``overwrite``).  Every key other than ``urls``, ``url``,
-    ``storage_options`` and ``overwrite`` is a :class:`Config` field; a key may sit in any section
-    (sections are for the reader).  Relative local paths are relative to the TOML file.
+    ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``,
+    ``tls_ca_file``, ``tls_cert``, ``tls_key``) and ``[output]`` (``url``, ``overwrite``).  Every
+    key other than ``urls``, ``url``, ``storage_options`` and ``overwrite`` is a :class:`Config`
+    field; a key may sit in any section (sections are for the reader).  Relative local paths are
+    relative to the TOML file.
 
     Raises
     ------
