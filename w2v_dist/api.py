@@ -64,11 +64,15 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
                              blocksize=config.blocksize)
     if client is None:
-        from .cluster import dask_client
+        from .cluster import dask_client, make_security
 
-        with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes) as c:
+        security = make_security(config.tls_ca_file, config.tls_cert, config.tls_key)
+        with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes, security) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
                            overwrite=overwrite, progress=progress)
+    from .cluster import check_worker_versions
+
+    check_worker_versions(client)  # before any task: workers without w2v-dist fail obscurely
     result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards)
     if config.export != "input":  # the vectors to evaluate and write (result.syn0 keeps the input ones)
         result.wv = combine_vectors(result.wv.index_to_key, result.wv.vectors, result.syn1neg, config.export,

@@ -3,7 +3,7 @@
 ::
 
     w2v-dist train INPUT... --output OUT [--sg 1 --negative 5 ...]
-    w2v-dist run PIPELINE.toml [--set epochs=3] [--output OUT]
+    w2v-dist run PIPELINE.toml [--set epochs=3] [--output OUT] [--scheduler tcp://HOST:8786]
     w2v-dist evaluate VECTORS [--analogies FILE] [--word-pairs FILE...] [--json]
     w2v-dist similar VECTORS WORD [--topn 10] [--json]
     w2v-dist similar VECTORS --positive king woman --negative man [--cosmul]
@@ -12,7 +12,10 @@ VECTORS is an output folder (native format, memory-mapped), ``vectors.bin``/``ve
 (word2vec formats) or ``vectors.parquet``.
 
 Every :class:`w2v_dist.config.Config` field is an option of ``train`` (``vector_size`` is
-``--vector-size``), with gensim's defaults.  Errors a user can cause print one line,
+``--vector-size``), with gensim's defaults; ``run`` takes the cluster ones (``--scheduler``,
+``--tls-ca-file``, ``--tls-cert``, ``--tls-key``, ``--workers``) over the pipeline's ``[cluster]``.
+Storage options (credentials) come from ``--storage-option KEY=VALUE`` and
+``--storage-options-file FILE.json`` and are never printed.  Errors a user can cause print one line,
 ``w2v-dist: error: ...``, and exit with status 2; nothing is written to the output then.
 """
 
@@ -22,6 +25,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 from typing import Any, Sequence
 
@@ -32,23 +36,27 @@ from .errors import W2VError
 log = logging.getLogger("w2v_dist")
 
 
-def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in pairs or ():
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise W2VError(f"--storage-option {item!r}: expected KEY=VALUE")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+def _storage_options(args: argparse.Namespace, base: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Pipeline TOML options, then ``--storage-options-file``, then ``--storage-option`` (later wins)."""
+    from .storage import merge_storage_options, parse_storage_option_pairs, read_storage_options_file
+
+    from_file = read_storage_options_file(args.storage_options_file) if args.storage_options_file else None
+    return merge_storage_options(base, from_file, parse_storage_option_pairs(args.storage_option))
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_storage_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--storage-option", action="append", metavar="KEY=VALUE",
+                        help="fsspec storage option for inputs and outputs (repeatable; JSON values allowed)")
+    parser.add_argument("--storage-options-file", metavar="FILE.json",
+                        help="fsspec storage options as one JSON object (keeps credentials off the command line)")
+
+
+def _add_config_options(parser: argparse.ArgumentParser, sections: set[str] | None = None) -> None:
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in parameter_fields():
         section = f.metadata["section"]
+        if sections is not None and section not in sections:
+            continue
         group = groups.setdefault(section, parser.add_argument_group(f"{section} parameters"))
         opt = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -91,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", metavar="INPUT", help="URLs or globs (local, s3://, gs://, abfs://, memory://)")
     t.add_argument("--output", "-o", required=True, help="output folder URL")
     t.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
-    t.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help="fsspec storage option (repeatable)")
+    _add_storage_options(t)
     _add_config_options(t)
 
     r = sub.add_parser("run", help="run a pipeline TOML file")
@@ -99,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--output", "-o", help="override the output URL")
     r.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. --set epochs=3")
-    r.add_argument("--scheduler", help="address of an existing Dask scheduler")
+    _add_storage_options(r)
+    _add_config_options(r, sections={"cluster"})  # --scheduler, --tls-*, --workers override [cluster]
 
     vectors_help = "output folder, vectors.bin, vectors.txt or vectors.parquet (path or URL)"
     e = sub.add_parser("evaluate", help="evaluate word vectors")
@@ -153,14 +162,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             config = Config.from_dict(_given(args))
-            return _run_training(args.inputs, args.output, config, _storage_options(args.storage_option),
+            return _run_training(args.inputs, args.output, config, _storage_options(args),
                                  args.overwrite, args.quiet)
         if args.command == "run":
-            overrides = _parse_set(args.set)
-            if args.scheduler:
-                overrides["scheduler"] = args.scheduler
+            given = _given(args)
+            for key in ("tls_ca_file", "tls_cert", "tls_key"):  # relative to the shell, not the TOML
+                if key in given:
+                    given[key] = os.path.abspath(given[key])
+            overrides = {**_parse_set(args.set), **given}
             pipe = load_pipeline(args.pipeline, overrides)
-            return _run_training(pipe.inputs, args.output or pipe.output, pipe.config, pipe.storage_options,
+            return _run_training(pipe.inputs, args.output or pipe.output, pipe.config,
+                                 _storage_options(args, pipe.storage_options),
                                  args.overwrite or pipe.overwrite, args.quiet)
         if args.command == "evaluate":
             from .evaluation import evaluate

@@ -74,6 +74,9 @@ class Config:
     workers: int = _f(1, "Dask workers of the local cluster (one replica each)", "cluster")
     threads_per_worker: int | None = _f(None, "threads per worker sharing its replica (Hogwild); default: cores / workers", "cluster")
     scheduler: str | None = _f(None, "address of an existing Dask scheduler (default: $DASK_SCHEDULER_ADDRESS, else a LocalCluster)", "cluster")
+    tls_ca_file: str | None = _f(None, "TLS to the scheduler: CA certificate file (PEM)", "cluster")
+    tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
+    tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
     sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
     merge: str = _f("sum", "merge rule for the replicas' changes: sum, mean or touched-mean", "train")
     # --- evaluation
@@ -116,6 +119,8 @@ class Config:
             bad("alpha", "must be > 0")
         if not 0 <= self.min_alpha <= self.alpha:
             bad("min_alpha", f"must be in [0, alpha={self.alpha}]")
+        if self.tls_key and not self.tls_cert:
+            bad("tls_key", "needs tls_cert as well")
         if self.format not in ("auto", "text", "parquet"):
             bad("format", "must be auto, text or parquet")
         from .vectors import EXPORTS
@@ -190,10 +195,11 @@ def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipelin
 
     Sections: ``[input]`` (``urls``, ``format``, ``text_column``, ``storage_options``),
     ``[tokenize]``, ``[vocab]``, ``[train]``, ``[evaluate]`` (``analogies``, ``word_pairs``,
-    ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``) and
-    ``[output]`` (``url``, ``overwrite``, ``export``).  Every key other than ``urls``, ``url``,
-    ``storage_options`` and ``overwrite`` is a :class:`Config` field; a key may sit in any section
-    (sections are for the reader).  Relative local paths are relative to the TOML file.
+    ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``,
+    ``tls_ca_file``, ``tls_cert``, ``tls_key``) and ``[output]`` (``url``, ``overwrite``,
+    ``export``).  Every key other than ``urls``, ``url``, ``storage_options`` and ``overwrite`` is a
+    :class:`Config` field; a key may sit in any section (sections are for the reader).  Relative
+    local paths are relative to the TOML file.
 
     Raises
     ------
@@ -233,7 +239,7 @@ def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipelin
         raise ConfigError(f"{path}: [input] urls is missing")
     if not output:
         raise ConfigError(f"{path}: [output] url is missing")
-    for key in ("analogies",):
+    for key in ("analogies", "tls_ca_file", "tls_cert", "tls_key"):
         if flat.get(key):
             flat[key] = _resolve(flat[key], base)
     if flat.get("word_pairs"):

@@ -113,13 +113,16 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
         if report:
             _write_report(fs, f"{staging}/report.html", wv, vocab, metrics)
         written = [f for f in OUTPUT_FILES if fs.exists(f"{staging}/{f}")]
-        if fs.isdir(path):
-            for f in OUTPUT_FILES:
+        if fs.isdir(path) or proto not in ("file", "local"):
+            # Object stores (s3, gs, abfs) have no folders to rename: move file by file, metrics.json
+            # last, so a reader that sees metrics.json sees a complete model.
+            for f in sorted(OUTPUT_FILES, key=lambda f: f == "metrics.json"):
                 if fs.exists(f"{path}/{f}"):
                     fs.rm(f"{path}/{f}")
                 if f in written:
                     fs.mv(f"{staging}/{f}", f"{path}/{f}")
-            fs.rm(staging, recursive=True)
+            if fs.exists(staging):
+                fs.rm(staging, recursive=True)
         else:
             fs.mv(staging, path, recursive=True)
     except PermissionError as exc:

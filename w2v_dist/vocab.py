@@ -444,7 +444,9 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
     tok = {"token_pattern": token_pattern, "lowercase": lowercase, "max_sentence_length": max_sentence_length}
     _tokenize(pa.array([], pa.string()), **tok)
 
-    so = dict(storage_options or {})
+    from .storage import StorageOptions
+
+    so = StorageOptions(storage_options)  # values hidden from task reprs (worker error logs)
     job = uuid.uuid4().hex[:12]  # unique task keys: several jobs may share a cluster
     count = dask.delayed(_count_shard, pure=False)
     merge = dask.delayed(merge_counts, pure=False)

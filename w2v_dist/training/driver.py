@@ -30,6 +30,7 @@ import numpy as np
 
 from ..config import Config
 from ..corpus import discover_shards
+from ..storage import StorageOptions
 from ..vectors import WordVectors
 from ..vocab import Vocab, build_vocab, keep_probabilities, noise_cum_table
 from . import worker as W
@@ -154,7 +155,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     from distributed import wait
 
     config.validate()
-    storage_options = dict(storage_options or {})
+    storage_options = StorageOptions(storage_options)  # redacted in task reprs and worker logs
     stage: dict[str, float] = {}
     t0 = time.perf_counter()
     info = client.scheduler_info()
