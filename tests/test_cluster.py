@@ -15,6 +15,7 @@ import pytest
 
 from w2v_dist.cli import main
 from w2v_dist.evaluation import evaluate
+from w2v_dist.output import OUTPUT_FILES
 from w2v_dist.vectors import WordVectors
 
 BIN = Path(sys.executable).parent
@@ -131,7 +132,7 @@ def test_run_pipeline_on_dask_cli_cluster(tmp_path, small_corpus, eval_dir, dask
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"connected to the Dask scheduler at {dask_cli_cluster} (2 workers)" in proc.stderr
     assert "training rounds" in proc.stderr  # the tqdm bar: the CLI stayed attached
-    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "vectors.bin", "vectors.txt", "vocab.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUT_FILES)
     m = json.loads((out / "metrics.json").read_text())
     # [cluster] workers = 1 in the TOML is a LocalCluster shape; the external cluster has 2 workers
     assert m["workers"] == 2 and m["threads_per_worker"] == [1, 1]

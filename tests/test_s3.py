@@ -14,6 +14,7 @@ import pytest
 from w2v_dist.cli import main
 from w2v_dist.cluster import dask_client
 from w2v_dist.evaluation import evaluate
+from w2v_dist.output import OUTPUT_FILES
 from w2v_dist.vectors import WordVectors
 from w2v_dist.vocab import Vocab
 
@@ -90,8 +91,7 @@ def test_train_from_s3_text_shards_on_worker_processes(tmp_path, s3, storage_opt
     assert SECRET not in captured.err and SECRET not in captured.out and KEY_ID not in captured.err
 
     s3.invalidate_cache()
-    assert sorted(p.rsplit("/", 1)[1] for p in s3.ls(f"{BUCKET}/models/text")) == [
-        "metrics.json", "vectors.bin", "vectors.txt", "vocab.parquet"]
+    assert sorted(p.rsplit("/", 1)[1] for p in s3.ls(f"{BUCKET}/models/text")) == sorted(OUTPUT_FILES)
     assert [p for p in s3.ls(f"{BUCKET}/models") if "partial" in p] == []  # staging folder removed
     raw = s3.cat(f"{BUCKET}/models/text/metrics.json").decode()
     assert SECRET not in raw and KEY_ID not in raw
