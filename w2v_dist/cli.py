@@ -4,6 +4,7 @@
 
     w2v-dist train INPUT... --output OUT [--sg 1 --negative 5 ...]
     w2v-dist run PIPELINE.toml [--set epochs=3] [--output OUT]
+    w2v-dist phrases INPUT... --output OUT [--phrase-threshold 10 --phrase-connector-words english ...]
     w2v-dist evaluate VECTORS [--analogies FILE] [--word-pairs FILE...]
     w2v-dist similar VECTORS WORD [--topn 10]
 
@@ -41,10 +42,13 @@ def _storage_options(pairs: Sequence[str] | None) -> dict[str, Any]:
     return out
 
 
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, sections: Sequence[str] | None = None,
+                        exclude: Sequence[str] = ()) -> None:
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in parameter_fields():
         section = f.metadata["section"]
+        if (sections is not None and section not in sections) or f.name in exclude:
+            continue
         group = groups.setdefault(section, parser.add_argument_group(f"{section} parameters"))
         opt = "--" + f.name.replace("_", "-")
         default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
@@ -60,6 +64,9 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {f.name: getattr(args, f.name) for f in parameter_fields() if getattr(args, f.name, None) is not None}
+
+
+_PHRASE_SECTIONS = ("phrases", "tokenize", "input", "cluster")
 
 
 def _parse_set(items: Sequence[str] | None) -> dict[str, Any]:
@@ -96,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. --set epochs=3")
     r.add_argument("--scheduler", help="address of an existing Dask scheduler")
+
+    ph = sub.add_parser("phrases", help="learn phrases (gensim Phrases) and write OUT/phrases.parquet")
+    ph.add_argument("inputs", nargs="+", metavar="INPUT", help="URLs or globs (local, s3://, gs://, abfs://, memory://)")
+    ph.add_argument("--output", "-o", required=True, help="output folder URL")
+    ph.add_argument("--overwrite", action="store_true", help="replace a phrases.parquet already in the output")
+    ph.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help="fsspec storage option (repeatable)")
+    _add_config_options(ph, _PHRASE_SECTIONS, exclude=("phrases", "phrase_model"))
 
     e = sub.add_parser("evaluate", help="evaluate word vectors (word2vec text or binary format)")
     e.add_argument("vectors", help="vectors.bin or vectors.txt URL")
@@ -149,6 +163,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             pipe = load_pipeline(args.pipeline, overrides)
             return _run_training(pipe.inputs, args.output or pipe.output, pipe.config, pipe.storage_options,
                                  args.overwrite or pipe.overwrite, args.quiet)
+        if args.command == "phrases":
+            from .api import detect_phrases
+
+            config = Config.from_dict(_given(args))
+            model = detect_phrases(args.inputs, config, output=args.output, overwrite=args.overwrite,
+                                   storage_options=_storage_options(args.storage_option), progress=not args.quiet)
+            if not args.quiet:
+                per_pass = ", ".join(f"{t.num_rows:,}" for t in model.passes)
+                print(f"{len(model):,} phrases ({per_pass} per pass); wrote {args.output.rstrip('/')}/phrases.parquet")
+            return 0
         if args.command == "evaluate":
             from .evaluation import evaluate
             from .vectors import WordVectors

@@ -1,7 +1,8 @@
 """Writing a job's outputs to any fsspec URL, all or nothing.
 
 The output folder receives ``vectors.txt`` and ``vectors.bin`` (word2vec text and binary formats),
-``vocab.parquet`` (``word``, ``count``) and ``metrics.json``.  They are first written into a
+``vocab.parquet`` (``word``, ``count``) and ``metrics.json`` (and ``phrases.parquet`` when phrases
+were detected).  They are first written into a
 staging folder beside the target (``.<name>.partial-<id>``), then moved into place, so a failure
 while writing never leaves a half-written output folder, and an existing model is never replaced
 without ``overwrite``.
@@ -19,6 +20,7 @@ import fsspec
 from .errors import W2VError
 
 OUTPUT_FILES = ("vectors.txt", "vectors.bin", "vocab.parquet", "metrics.json")
+PHRASES_FILE = "phrases.parquet"
 
 
 def _fs(url: str, storage_options: dict | None):
@@ -26,20 +28,21 @@ def _fs(url: str, storage_options: dict | None):
     return fs, path.rstrip("/")
 
 
-def check_output(url: str, storage_options: dict | None = None, overwrite: bool = False) -> None:
+def check_output(url: str, storage_options: dict | None = None, overwrite: bool = False,
+                 files: tuple = OUTPUT_FILES) -> None:
     """Refuse early an output URL that already holds a model (before any work is done).
 
     Raises
     ------
     W2VError
-        ``url`` holds one of :data:`OUTPUT_FILES` and ``overwrite`` is false, or ``url`` is an
-        existing file rather than a folder.
+        ``url`` holds one of ``files`` (default :data:`OUTPUT_FILES`) and ``overwrite`` is
+        false, or ``url`` is an existing file rather than a folder.
     """
     fs, path = _fs(url, storage_options)
     if fs.isfile(path):
         raise W2VError(f"output {url} is an existing file, not a folder")
     if not overwrite and fs.isdir(path):
-        present = [f for f in OUTPUT_FILES if fs.exists(f"{path}/{f}")]
+        present = [f for f in files if fs.exists(f"{path}/{f}")]
         if present:
             raise W2VError(f"output {url} already holds a model ({present[0]}); pass --overwrite to replace it")
 
@@ -58,7 +61,7 @@ def _clean(obj: Any) -> Any:
 
 
 def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | None = None,
-                  overwrite: bool = False) -> list[str]:
+                  overwrite: bool = False, phrases=None) -> list[str]:
     """Write the four outputs into ``url`` atomically (staging folder, then move).
 
     Parameters
@@ -69,6 +72,8 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
     vocab : Vocab
     metrics : dict
         Serialised as ``metrics.json`` (NaN and inf become null).
+    phrases : PhraseModel, optional
+        Also written, as ``phrases.parquet``.
 
     Returns
     -------
@@ -81,6 +86,7 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
         See :func:`check_output`; or the folder cannot be written (permission, storage error).
     """
     check_output(url, storage_options, overwrite)
+    files = OUTPUT_FILES + ((PHRASES_FILE,) if phrases is not None else ())
     fs, path = _fs(url, storage_options)
     parent, _, name = path.rpartition("/")
     staging = f"{parent}/.{name}.partial-{uuid.uuid4().hex[:8]}" if parent else f".{name}.partial-{uuid.uuid4().hex[:8]}"
@@ -94,8 +100,10 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
         vocab.write_parquet(f"{surl}/vocab.parquet", storage_options=so)
         with fs.open(f"{staging}/metrics.json", "w") as fh:
             json.dump(_clean(metrics), fh, indent=2)
+        if phrases is not None:
+            phrases.write_parquet(f"{surl}/{PHRASES_FILE}", storage_options=so)
         if fs.isdir(path):
-            for f in OUTPUT_FILES:
+            for f in files:
                 if fs.exists(f"{path}/{f}"):
                     fs.rm(f"{path}/{f}")
                 fs.mv(f"{staging}/{f}", f"{path}/{f}")
@@ -110,4 +118,45 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
                 fs.rm(staging, recursive=True)
         except OSError:
             pass
-    return [f"{url.rstrip('/')}/{f}" for f in OUTPUT_FILES]
+    return [f"{url.rstrip('/')}/{f}" for f in files]
+
+
+def write_phrases(url: str, phrases, storage_options: dict | None = None, overwrite: bool = False) -> str:
+    """Write a phrase model as ``url/phrases.parquet`` atomically (temporary name, then move).
+
+    Parameters
+    ----------
+    url : str
+        Output folder URL (created if missing).
+    phrases : PhraseModel
+
+    Returns
+    -------
+    str
+        The URL written.
+
+    Raises
+    ------
+    W2VError
+        ``url`` already holds ``phrases.parquet`` and ``overwrite`` is false, ``url`` is a file,
+        or it cannot be written.
+    """
+    check_output(url, storage_options, overwrite, files=(PHRASES_FILE,))
+    fs, path = _fs(url, storage_options)
+    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    tmp = f"{path}/.{PHRASES_FILE}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        fs.makedirs(path, exist_ok=True)
+        phrases.write_parquet(tmp if proto in ("file", "local") else f"{proto}://{tmp}", storage_options=storage_options)
+        if fs.exists(f"{path}/{PHRASES_FILE}"):
+            fs.rm(f"{path}/{PHRASES_FILE}")
+        fs.mv(tmp, f"{path}/{PHRASES_FILE}")
+    except PermissionError as exc:
+        raise W2VError(f"cannot write output {url}: permission denied ({exc.filename or path})") from None
+    finally:
+        try:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        except OSError:
+            pass
+    return f"{url.rstrip('/')}/{PHRASES_FILE}"

@@ -620,17 +620,20 @@ class PhraseModel:
 # Dask stage
 
 
-def _count_shard(shard: Shard, storage_options, tokenize_options: dict, model, connectors, delimiter,
-                 max_vocab_size) -> pa.Table:
-    """Worker task: read, tokenize, apply the earlier passes, count candidates (table returned)."""
-    sentences = read_tokenize(shard, storage_options, **tokenize_options, phrases=model)
+def _count_part(part, storage_options, tokenize_options: dict, model, connectors, delimiter,
+                max_vocab_size) -> pa.Table:
+    """Worker task: (read and tokenize a Shard,) apply the earlier passes, count the candidates."""
+    if isinstance(part, Shard):
+        sentences = read_tokenize(part, storage_options, **tokenize_options, phrases=model)
+    else:
+        sentences = part if model is None else model.apply(part)
     table = count_phrase_candidates(sentences, connectors, delimiter)
     if max_vocab_size is not None:
         table = merge_counts([table], max_vocab_size)
     return table
 
 
-def learn_phrases(shards: Sequence[Shard], storage_options: dict | None = None, *, min_count: int = 5,
+def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_count: int = 5,
                   threshold: float = 10.0, scoring: str = "default", connector_words=frozenset(),
                   delimiter: str = "_", passes: int = 1, max_vocab_size: int | None = None,
                   token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True,
@@ -645,8 +648,10 @@ def learn_phrases(shards: Sequence[Shard], storage_options: dict | None = None, 
 
     Parameters
     ----------
-    shards : sequence of Shard
-        Partitions from :func:`~w2v_dist.corpus.discover_shards`.
+    shards : sequence of Shard, or of tokenized partitions
+        Partitions from :func:`~w2v_dist.corpus.discover_shards`, read and tokenized by the
+        tasks; or partitions already tokenized (list<string> arrays, or Dask futures / delayed
+        objects of them, e.g. persisted on the workers), used as they are.
     storage_options : dict, optional
         Passed to fsspec on the workers.
     min_count, threshold, scoring, delimiter
@@ -704,7 +709,7 @@ def learn_phrases(shards: Sequence[Shard], storage_options: dict | None = None, 
     _tokenize(pa.array([], pa.string()), **tok)  # check the options once, on the caller
     so = dict(storage_options or {})
     model = PhraseModel([], connectors, delimiter, scoring, float(threshold), int(min_count))
-    count = dask.delayed(_count_shard, pure=False)
+    count = dask.delayed(_count_part, pure=False)
     merge = dask.delayed(merge_counts, pure=False)
     for p in range(passes):
         t0 = time.perf_counter()
