@@ -146,9 +146,10 @@ def run_w2v(inputs: list[str], phrases_out: str, mode: str, copies: int, max_voc
 def _warm() -> None:
     import pyarrow as pa
 
-    from w2v_dist.phrases import PhraseModel
+    from w2v_dist.phrases import PhraseModel, _buckets, count_phrase_candidates
 
     PhraseModel([pa.table({"phrase": ["a_b"], "score": [11.0], "count": [6]})]).apply(pa.array([["a", "b", "c"]]))
+    _buckets(count_phrase_candidates(pa.array([["a", "b", "c"]])), 2)
 
 
 def child(args) -> None:

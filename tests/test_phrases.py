@@ -136,7 +136,7 @@ def test_pruning_bounds_partial_tables(small_tokens, small_shards):
 
     bound = 20_000
     exact = merge_counts([count_phrase_candidates(small_tokens[0], ENGLISH_CONNECTOR_WORDS)])
-    part = _count_part(small_shards[0], None, {}, None, ENGLISH_CONNECTOR_WORDS, "_", bound)
+    [part] = _count_part(small_shards[0], None, {}, None, ENGLISH_CONNECTOR_WORDS, "_", bound)
     assert part.num_rows <= bound
     model = learn_phrases(small_shards, connector_words=ENGLISH_CONNECTOR_WORDS, max_vocab_size=bound, split_every=2)
     true = dict(zip(exact.column("word").to_pylist(), exact.column("count").to_pylist()))

@@ -53,7 +53,7 @@ import pyarrow.parquet as pq
 
 from .corpus import DEFAULT_TOKEN_PATTERN, Shard, read_tokenize
 from .errors import ConfigError, CorpusError, W2VError
-from .vocab import _CORPUS_WORDS, _meta_int, _with_meta, merge_counts
+from .vocab import _CORPUS_WORDS, _MIN_REDUCE, _meta_int, _with_meta, merge_counts
 
 __all__ = [
     "ENGLISH_CONNECTOR_WORDS",
@@ -259,28 +259,47 @@ def score_phrases(counts: pa.Table, *, min_count: int = 5, threshold: float = 10
     """
     _check_params(min_count, threshold, scoring, delimiter)
     merged = merge_counts([counts])
-    len_vocab = merged.num_rows
-    corpus_words = _meta_int(merged, _CORPUS_WORDS) or 0
+    fin = _finish(merged, min_count, delimiter)
+    return _score(fin["candidates"], fin["plain"], fin["rows"], fin["corpus_words"], min_count=min_count,
+                  threshold=threshold, scoring=scoring, delimiter=delimiter)
+
+
+def _finish(merged: pa.Table, min_count: int, delimiter: str) -> dict:
+    """What scoring needs from a summed count table (or one hash bucket of it).
+
+    ``rows`` (distinct keys), ``corpus_words``, ``plain`` (keys without the delimiter: the only
+    possible ends of a phrase) and ``candidates`` (keys with the delimiter and ``count >=
+    min_count``: the only possible phrases).
+    """
     words = merged.column("word").combine_chunks()
+    has = pc.match_substring(words, delimiter).to_numpy(zero_copy_only=False) if len(words) else np.zeros(0, bool)
     cnt = merged.column("count").to_numpy()
-    if len_vocab == 0:
+    plain = merged.filter(pa.array(~has))
+    cand = merged.filter(pa.array(has & (cnt >= min_count)))
+    return {"rows": merged.num_rows, "corpus_words": _meta_int(merged, _CORPUS_WORDS) or 0,
+            "plain": plain.replace_schema_metadata(None), "candidates": cand.replace_schema_metadata(None)}
+
+
+def _score(candidates: pa.Table, plain: pa.Table, len_vocab: int, corpus_words: int, *, min_count: int,
+           threshold: float, scoring: str, delimiter: str) -> pa.Table:
+    """Score the candidate keys (module docstring); ``plain`` gives the counts of their ends."""
+    if candidates.num_rows == 0:
         return PHRASE_SCHEMA.empty_table()
-    # a phrase needs count(ab) > min_count (default, word2phrase) or >= min_count (npmi)
-    cand = (cnt >= min_count) & pc.match_substring(words, delimiter).to_numpy(zero_copy_only=False)
-    cw, bc = words.filter(pa.array(cand)), cnt[cand]
-    if len(cw) == 0:
-        return PHRASE_SCHEMA.empty_table()
+    cw = candidates.column("word").combine_chunks()
+    bc = candidates.column("count").to_numpy()
+    words = plain.column("word").combine_chunks()
+    cnt = plain.column("count").to_numpy()
     pieces = pc.split_pattern(cw, delimiter)
     flat = pc.list_flatten(pieces)
     off = np.asarray(pieces.offsets, dtype=np.int64) - int(pieces.offsets[0].as_py())
     first, last = flat.take(pa.array(off[:-1])), flat.take(pa.array(off[1:] - 1))
-    ends = pc.unique(pa.concat_arrays([first, last]))
-    where = pc.index_in(words, value_set=ends)
-    valid = where.is_valid().to_numpy(zero_copy_only=False)
-    end_counts = np.zeros(len(ends), dtype=np.int64)
-    end_counts[where.filter(valid).to_numpy(zero_copy_only=False)] = cnt[valid]
-    ca = end_counts[pc.index_in(first, value_set=ends).to_numpy(zero_copy_only=False)]
-    cb = end_counts[pc.index_in(last, value_set=ends).to_numpy(zero_copy_only=False)]
+    lookup = np.append(cnt, 0)  # a missing end counts 0 (pruned away, or a connector word)
+
+    def count_of(x):
+        i = pc.index_in(x, value_set=words).fill_null(len(words))
+        return lookup[i.to_numpy(zero_copy_only=False)]
+
+    ca, cb = count_of(first), count_of(last)
     ok = (ca > 0) & (cb > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         if scoring == "npmi":
@@ -620,9 +639,28 @@ class PhraseModel:
 # Dask stage
 
 
+def _buckets(table: pa.Table, n: int) -> list[pa.Table]:
+    """Split a count table into ``n`` tables by a hash of the key (same key, same bucket)."""
+    if n == 1:
+        return [table]
+    corpus_words = _meta_int(table, _CORPUS_WORDS) or 0
+    min_reduce = _meta_int(table, _MIN_REDUCE) or 1
+    data, off = _string_buffers(table.column("word").combine_chunks())
+    h, _ = _hash_strings(data, off)
+    b = ((h * _MIX) >> np.uint64(33)) % np.uint64(n)
+    order = np.argsort(b, kind="stable")
+    bounds = np.searchsorted(b[order], np.arange(n + 1, dtype=np.uint64))
+    sorted_ = table.take(pa.array(order))
+    return [_with_meta(sorted_.slice(bounds[i], bounds[i + 1] - bounds[i]), corpus_words if i == 0 else 0, min_reduce)
+            for i in range(n)]
+
+
 def _count_part(part, storage_options, tokenize_options: dict, model, connectors, delimiter,
-                max_vocab_size) -> pa.Table:
-    """Worker task: (read and tokenize a Shard,) apply the earlier passes, count the candidates."""
+                max_vocab_size, split_out: int = 1) -> list[pa.Table]:
+    """Worker task: (read and tokenize a Shard,) apply the earlier passes, count the candidates.
+
+    Returns ``split_out`` count tables, split by a hash of the key.
+    """
     if isinstance(part, Shard):
         sentences = read_tokenize(part, storage_options, **tokenize_options, phrases=model)
     else:
@@ -630,21 +668,29 @@ def _count_part(part, storage_options, tokenize_options: dict, model, connectors
     table = count_phrase_candidates(sentences, connectors, delimiter)
     if max_vocab_size is not None:
         table = merge_counts([table], max_vocab_size)
-    return table
+    return _buckets(table, split_out)
+
+
+def _finish_bucket(tables, max_vocab_size, min_count, delimiter) -> dict:
+    """Worker task: the last merge of one bucket, reduced to what scoring needs (:func:`_finish`)."""
+    return _finish(merge_counts(tables, max_vocab_size), min_count, delimiter)
 
 
 def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_count: int = 5,
                   threshold: float = 10.0, scoring: str = "default", connector_words=frozenset(),
                   delimiter: str = "_", passes: int = 1, max_vocab_size: int | None = None,
                   token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True,
-                  max_sentence_length: int = 10000, split_every: int = 8, client=None,
+                  max_sentence_length: int = 10000, split_every: int = 8, split_out: int = 4, client=None,
                   progress: bool = False, timings: dict | None = None) -> PhraseModel:
     """Learn a phrase model from all partitions with Dask (gensim ``Phrases`` semantics).
 
-    Each pass is one tree reduction: a task per partition reads and tokenizes it, applies the
-    passes learned so far, and counts its unigrams and spans (:func:`count_phrase_candidates`);
-    the count tables are summed ``split_every`` at a time by :func:`w2v_dist.vocab.merge_counts`;
-    the caller scores the total (:func:`score_phrases`).
+    Each pass is one reduction: a task per partition reads and tokenizes it, applies the passes
+    learned so far, counts its unigrams and spans (:func:`count_phrase_candidates`) and splits
+    the count table into ``split_out`` buckets by a hash of the key; each bucket is summed
+    ``split_every`` tables at a time by :func:`w2v_dist.vocab.merge_counts` (the buckets in
+    parallel); the last merge of a bucket keeps only what scoring needs (its number of keys, the
+    keys without the delimiter, and the keys with it and a count of at least ``min_count``), and
+    the caller scores those exactly as :func:`score_phrases` scores the whole table.
 
     Parameters
     ----------
@@ -662,18 +708,22 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
         Learn-and-apply passes (2 gives phrases of up to 4 words).
     max_vocab_size : int, optional
         Bound on the rows (unigrams + spans) of every partial count table, as gensim's
-        ``max_vocab_size`` (gensim's default is 40M; here no bound by default).  A table that
-        exceeds it is pruned by :func:`~w2v_dist.vocab.merge_counts`: keys with a count below a
-        rising threshold ``min_reduce`` are dropped.  What pruning changes: counts of rare keys
+        ``max_vocab_size`` (gensim's default is 40M; here no bound by default): a partition's
+        table is pruned to ``max_vocab_size`` keys before it is split, and each bucket's merges
+        to ``ceil(max_vocab_size / split_out)`` keys, so no table ever holds more than
+        ``max_vocab_size`` keys.  Pruning is :func:`~w2v_dist.vocab.merge_counts`'s: keys with a
+        count below a rising threshold ``min_reduce`` are dropped.  What pruning changes: counts of rare keys
         become underestimates or zero, so some phrases are lost, scores of surviving phrases can
         change (fewer rows means a smaller ``len_vocab`` for the default scorer) and the result
         depends on the partitioning (gensim's depends on sentence order the same way).  Memory:
         a partition task holds its partition plus its own distinct keys; a merge task holds at
-        most ``split_every`` tables of at most ``max_vocab_size`` rows and their sum.
+        most ``split_every`` tables of at most ``max_vocab_size / split_out`` keys and their sum.
     token_pattern, lowercase, max_sentence_length
         Tokenization, as :func:`~w2v_dist.corpus.tokenize`.
     split_every : int
         Fan-in of the reduction tree (>= 2).
+    split_out : int
+        Number of hash buckets reduced in parallel (>= 1).
     client : distributed.Client, optional
         Run there (default: dask's current scheduler).
     progress : bool
@@ -709,30 +759,41 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     _tokenize(pa.array([], pa.string()), **tok)  # check the options once, on the caller
     so = dict(storage_options or {})
     model = PhraseModel([], connectors, delimiter, scoring, float(threshold), int(min_count))
-    count = dask.delayed(_count_part, pure=False)
+    if split_out < 1:
+        raise ConfigError(f"split_out={split_out!r}: must be >= 1")
+    bucket_bound = None if max_vocab_size is None else -(-max_vocab_size // split_out)
+    count = dask.delayed(_count_part, pure=False, nout=split_out)
     merge = dask.delayed(merge_counts, pure=False)
+    finish = dask.delayed(_finish_bucket, pure=False)
     for p in range(passes):
         t0 = time.perf_counter()
         job = uuid.uuid4().hex[:12]
         prior = model if model.passes else None
-        level = [count(s, so, tok, prior, connectors, delimiter, max_vocab_size,
-                       dask_key_name=f"w2v-phrase-count-{job}-{i}") for i, s in enumerate(shards)]
-        depth = 0
-        while len(level) > 1:
-            depth += 1
-            level = [merge(level[i:i + split_every], max_vocab_size, dask_key_name=f"w2v-phrase-merge-{job}-{depth}-{j}")
-                     for j, i in enumerate(range(0, len(level), split_every))]
+        leaves = [count(s, so, tok, prior, connectors, delimiter, max_vocab_size, split_out,
+                        dask_key_name=f"w2v-phrase-count-{job}-{i}") for i, s in enumerate(shards)]
+        finals = []
+        for b in range(split_out):
+            level = [leaf[b] for leaf in leaves]
+            depth = 0
+            while len(level) > split_every:
+                depth += 1
+                level = [merge(level[i:i + split_every], bucket_bound,
+                               dask_key_name=f"w2v-phrase-merge-{job}-{b}-{depth}-{j}")
+                         for j, i in enumerate(range(0, len(level), split_every))]
+            finals.append(finish(level, bucket_bound, min_count, delimiter, dask_key_name=f"w2v-phrase-final-{job}-{b}"))
         if client is not None:
-            fut = client.compute(level[0])
+            futs = client.compute(finals)
             if progress:
                 from distributed import progress as show_progress
 
-                show_progress(fut)
-            table = fut.result()
+                show_progress(futs)
+            parts = client.gather(futs)
         else:
-            (table,) = dask.compute(level[0])
-        model = model.with_pass(score_phrases(table, min_count=min_count, threshold=threshold, scoring=scoring,
-                                              delimiter=delimiter))
+            parts = list(dask.compute(*finals))
+        table = _score(pa.concat_tables([x["candidates"] for x in parts]), pa.concat_tables([x["plain"] for x in parts]),
+                       sum(x["rows"] for x in parts), sum(x["corpus_words"] for x in parts), min_count=min_count,
+                       threshold=threshold, scoring=scoring, delimiter=delimiter)
+        model = model.with_pass(table)
         if timings is not None:
             timings[f"pass{p + 1}"] = time.perf_counter() - t0
     return model
