@@ -155,9 +155,9 @@ def _connector_mask(values: pa.Array, connectors: frozenset) -> np.ndarray:
 def count_phrase_candidates(sentences, connector_words: Iterable[str] = frozenset(), delimiter: str = "_") -> pa.Table:
     """Count unigrams and within-sentence spans, as gensim's ``Phrases._learn_vocab``.
 
-    Vectorized: tokens are dictionary-encoded, adjacent non-connector pairs are counted as int64
-    keys (``pyarrow.compute.value_counts``), and only the distinct pairs are joined into strings;
-    spans with connector words inside are joined with ``binary_join`` and counted as strings.
+    Vectorized: tokens are dictionary-encoded, spans of two and three tokens are counted as int64
+    keys of their ids (``numpy.unique``) and only the distinct ones are joined into strings;
+    longer spans are joined with ``binary_join`` and counted as strings.
 
     Parameters
     ----------
@@ -188,29 +188,38 @@ def count_phrase_candidates(sentences, connector_words: Iterable[str] = frozense
         return _with_meta(schema.empty_table(), 0, 1)
     enc = pc.dictionary_encode(values)
     dictionary = enc.dictionary
+    D = np.int64(len(dictionary))
     ids = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-    nc_pos = np.flatnonzero(~_connector_mask(values, connectors))
+    nc_pos = np.flatnonzero(~_connector_mask(dictionary, connectors)[ids])
     parts = []
+
+    def add(words, counts):
+        parts.append(pa.table({"word": words, "count": pa.array(counts, pa.int64())}))
+
     # unigrams (non-connectors only)
     uni = np.bincount(ids[nc_pos], minlength=len(dictionary))
     present = np.flatnonzero(uni)
-    parts.append(pa.table({"word": dictionary.take(pa.array(present)), "count": pa.array(uni[present], pa.int64())}))
-    # spans from one non-connector to the next in the same sentence
-    sentence_of = np.searchsorted(offsets, nc_pos, side="right") - 1
+    add(dictionary.take(pa.array(present)), uni[present])
+    # spans from one non-connector to the next in the same sentence (connectors in between)
+    sentence_of = np.repeat(np.arange(offsets.size - 1, dtype=np.int64), np.diff(offsets))[nc_pos]
     same = sentence_of[1:] == sentence_of[:-1]
     starts, ends = nc_pos[:-1][same], nc_pos[1:][same]
-    adjacent = ends - starts == 1
-    if adjacent.any():
-        D = np.int64(len(dictionary))
-        keys = ids[starts[adjacent]] * D + ids[ends[adjacent]]
-        vc = pc.value_counts(pa.array(keys, pa.int64()))
-        uk = vc.field("values").to_numpy(zero_copy_only=False)
-        words = pc.binary_join_element_wise(dictionary.take(pa.array(uk // D)), dictionary.take(pa.array(uk % D)),
-                                            delimiter)
-        parts.append(pa.table({"word": words, "count": vc.field("counts").cast(pa.int64())}))
-    if not adjacent.all():
-        s, e = starts[~adjacent], ends[~adjacent]
-        lengths = e - s + 1
+    length = ends - starts + 1
+    take = lambda a: dictionary.take(pa.array(a))  # noqa: E731
+    pair = length == 2
+    if pair.any():  # int64 keys, counted with a sort; strings only for the distinct pairs
+        keys, counts = np.unique(ids[starts[pair]] * D + ids[ends[pair]], return_counts=True)
+        add(pc.binary_join_element_wise(take(keys // D), take(keys % D), delimiter), counts)
+    triple = length == 3
+    if triple.any() and float(D) ** 3 < 2.0**62:
+        s3 = starts[triple]
+        keys, counts = np.unique((ids[s3] * D + ids[s3 + 1]) * D + ids[s3 + 2], return_counts=True)
+        add(pc.binary_join_element_wise(take(keys // (D * D)), take(keys // D % D), take(keys % D), delimiter), counts)
+        rest = length > 3
+    else:
+        rest = length > 2
+    if rest.any():
+        s, lengths = starts[rest], length[rest]
         span_off = np.zeros(lengths.size + 1, dtype=np.int64)
         np.cumsum(lengths, out=span_off[1:])
         idx = np.repeat(s - span_off[:-1], lengths) + np.arange(span_off[-1], dtype=np.int64)
@@ -218,7 +227,7 @@ def count_phrase_candidates(sentences, connector_words: Iterable[str] = frozense
         lists = pa.ListArray.from_arrays(pa.array(span_off.astype(np.int32) if span_off[-1] < 2**31 else span_off),
                                          tokens)
         vc = pc.value_counts(pc.binary_join(lists, delimiter))
-        parts.append(pa.table({"word": vc.field("values"), "count": vc.field("counts").cast(pa.int64())}))
+        add(vc.field("values"), vc.field("counts").cast(pa.int64()))
     return _with_meta(pa.concat_tables(parts), n, 1)
 
 
