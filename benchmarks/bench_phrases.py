@@ -200,7 +200,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--inputs", nargs="+", default=[str(SHARED / "corpora/real-en/text/*.txt.gz")])
     ap.add_argument("--memory-copies", type=int, default=0, help="also measure learning with max_vocab_size on N copies")
-    ap.add_argument("--max-vocab-size", type=int, default=2_000_000)
+    ap.add_argument("--max-vocab-size", type=int, default=1_000_000)
+    ap.add_argument("--memory-only", action="store_true", help="only the max_vocab_size memory run (and a 1-copy reference)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tool", help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="memory", help=argparse.SUPPRESS)
@@ -219,6 +220,9 @@ def main() -> None:
         print(f"CPU: {cpu_model()}, {os.cpu_count()} cores; corpus {n_tokens:,} tokens; threshold=10 min_count=5 "
               "scoring=default connector_words=ENGLISH_CONNECTOR_WORDS; w2v-dist: LocalCluster 2 workers x 1 thread\n")
         me = [sys.executable, str(Path(__file__).resolve()), "--child", "--inputs", *args.inputs]
+        if args.memory_only:
+            memory_runs(me, args, n_tokens, tmp)
+            return
         rows = []
         g_out = str(Path(tmp) / "gensim.json")
         g, g_wall, g_peak = measure(me + ["--tool", "gensim", "--corpus-file", str(tok_file), "--phrases-out", g_out])
@@ -241,12 +245,18 @@ def main() -> None:
         for mode in outs:
             print(f"w2v-dist ({mode}) vs gensim: {compare(outs[mode], g_out)}")
         if args.memory_copies:
-            r, wall, peak = measure(me + ["--tool", "w2v", "--mode", "memcheck", "--copies", str(args.memory_copies),
-                                          "--max-vocab-size", str(args.max_vocab_size),
-                                          "--phrases-out", str(Path(tmp) / "mem.json")])
-            print(f"\nlearning with max_vocab_size={args.max_vocab_size:,} on {args.memory_copies} copies of the shards "
-                  f"({args.memory_copies * n_tokens:,} tokens): learn {r['learn_seconds']:.0f} s, "
-                  f"{r['phrases']:,} phrases, peak {peak:,.0f} MiB (process tree)")
+            memory_runs(me, args, n_tokens, tmp)
+
+
+def memory_runs(me, args, n_tokens, tmp) -> None:
+    """Learning from raw shards with and without max_vocab_size, on 1 and N copies: peak memory."""
+    print("\n| learning from raw shards | copies | tokens | max_vocab_size | learn s | phrases | peak MiB (process tree) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for copies, mvs in ((1, 0), (1, args.max_vocab_size), (args.memory_copies, args.max_vocab_size)):
+        r, wall, peak = measure(me + ["--tool", "w2v", "--mode", "memcheck", "--copies", str(copies),
+                                      "--max-vocab-size", str(mvs), "--phrases-out", str(Path(tmp) / "mem.json")])
+        print(f"| w2v-dist 2 workers | {copies} | {copies * n_tokens:,} | {mvs or 'none'} | {r['learn_seconds']:.0f} | "
+              f"{r['phrases']:,} | {peak:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -689,7 +689,7 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
                   threshold: float = 10.0, scoring: str = "default", connector_words=frozenset(),
                   delimiter: str = "_", passes: int = 1, max_vocab_size: int | None = None,
                   token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True,
-                  max_sentence_length: int = 10000, split_every: int = 8, split_out: int = 4, client=None,
+                  max_sentence_length: int = 10000, split_every: int = 16, split_out: int = 4, client=None,
                   progress: bool = False, timings: dict | None = None) -> PhraseModel:
     """Learn a phrase model from all partitions with Dask (gensim ``Phrases`` semantics).
 
