@@ -406,14 +406,33 @@ def _match(s, e, th, tp, data, toff, dh, dp, delim, table, bits, ph_hash, ph_dat
 
 
 @numba.njit(nogil=True, cache=True)
-def _apply_kernel(data, toff, sent_off, is_conn, delim, table, bits, ph_hash, ph_data, ph_off):
+def _apply_kernel(data, toff, sent_off, conn_hash, conn_data, conn_off, delim, table, bits, ph_hash, ph_data,
+                  ph_off):
     """Greedy joining (gensim ``analyze_sentence``) over all sentences of a partition.
 
+    Connector words are recognised by hash (``conn_hash`` sorted, with their bytes to compare).
     Returns ``out`` int64 [M] (token position ``j >= 0``, or ``-(p + 1)`` for phrase ``p``) and
     ``out_off`` int64 [S + 1].
     """
     n = toff.shape[0] - 1
     th, tp = _hash_strings(data, toff)
+    is_conn = np.zeros(n, np.bool_)
+    nc = conn_hash.shape[0]
+    if nc > 0:
+        for j in range(n):
+            i = np.searchsorted(conn_hash, th[j])
+            while i < nc and conn_hash[i] == th[j]:
+                a, b = conn_off[i], conn_off[i + 1]
+                if b - a == toff[j + 1] - toff[j]:
+                    same = True
+                    for k in range(b - a):
+                        if conn_data[a + k] != data[toff[j] + k]:
+                            same = False
+                            break
+                    if same:
+                        is_conn[j] = True
+                        break
+                i += 1
     dh = np.uint64(0)
     dp = np.uint64(1)
     for c in range(delim.shape[0]):
@@ -521,6 +540,17 @@ class PhraseModel:
         t = self.passes[pass_index]
         return dict(zip(t.column("phrase").to_pylist(), t.column("score").to_pylist()))
 
+    def _connector_arrays(self):
+        if "connectors" not in self._tables:
+            words = pa.array(sorted(self.connector_words), pa.string())
+            data, off = _string_buffers(words)
+            h, _ = _hash_strings(data, off)
+            order = np.argsort(h, kind="stable")
+            words = words.take(pa.array(order))
+            data, off = _string_buffers(words)
+            self._tables["connectors"] = (h[order], data, off)
+        return self._tables["connectors"]
+
     def _table(self, i: int) -> _PassTable:
         if i not in self._tables:
             self._tables[i] = _PassTable(self.passes[i].column("phrase").combine_chunks())
@@ -558,9 +588,9 @@ class PhraseModel:
         if len(values) == 0 or len(t.phrases) == 0:
             return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
         data, toff = _string_buffers(values)
-        is_conn = _connector_mask(values, self.connector_words)
         delim = np.frombuffer(self.delimiter.encode("utf-8"), dtype=np.uint8)
-        out, out_off = _apply_kernel(data, toff, offsets, is_conn, delim, t.table, t.bits, t.hash, t.data, t.off)
+        ch, cd, co = self._connector_arrays()
+        out, out_off = _apply_kernel(data, toff, offsets, ch, cd, co, delim, t.table, t.bits, t.hash, t.data, t.off)
         n = len(values)
         idx = np.where(out >= 0, out, n - 1 - out)
         tokens = pa.concat_arrays([values, t.phrases]).take(pa.array(idx))
