@@ -118,6 +118,8 @@ def run_w2v(inputs: list[str], phrases_out: str, mode: str, copies: int, max_voc
     with dask_client(workers=2, threads_per_worker=1) as client:
         # compile / load the Numba kernels on the workers first (not timed)
         client.run(_warm)
+        me = psutil.Process()
+        res["idle_mib"] = (me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))) / 2**20
         t0 = time.perf_counter()
         if mode == "memory":
             parts = [client.submit(read_tokenize, s, pure=False) for s in shards]
@@ -250,13 +252,13 @@ def main() -> None:
 
 def memory_runs(me, args, n_tokens, tmp) -> None:
     """Learning from raw shards with and without max_vocab_size, on 1 and N copies: peak memory."""
-    print("\n| learning from raw shards | copies | tokens | max_vocab_size | learn s | phrases | peak MiB (process tree) |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| learning from raw shards | copies | tokens | max_vocab_size | learn s | phrases | idle cluster MiB | peak MiB (process tree) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for copies, mvs in ((1, 0), (1, args.max_vocab_size), (args.memory_copies, args.max_vocab_size)):
         r, wall, peak = measure(me + ["--tool", "w2v", "--mode", "memcheck", "--copies", str(copies),
                                       "--max-vocab-size", str(mvs), "--phrases-out", str(Path(tmp) / "mem.json")])
         print(f"| w2v-dist 2 workers | {copies} | {copies * n_tokens:,} | {mvs or 'none'} | {r['learn_seconds']:.0f} | "
-              f"{r['phrases']:,} | {peak:,.0f} |", flush=True)
+              f"{r['phrases']:,} | {r['idle_mib']:,.0f} | {peak:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -207,3 +207,21 @@ def test_pipeline_phrases_section(tmp_path):
     cfg = load_pipeline(str(toml)).config.validate()
     assert (cfg.phrases, cfg.phrase_threshold, cfg.phrase_scoring, cfg.phrase_passes) == (True, 0.3, "npmi", 2)
     assert math.isclose(cfg.phrase_threshold, 0.3)
+
+
+def test_train_with_phrases_counts_phrase_tokens(small_corpus, small_tokens):
+    from collections import Counter
+
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+
+    _, toks = small_tokens
+    ref = Phrases(toks, min_count=5, threshold=0.4, scoring="npmi").freeze()
+    expected = Counter(t for s in toks for t in ref[s])
+    with dask_client(workers=1, threads_per_worker=2, processes=False) as client:
+        res = w2v_dist.train([str(small_corpus)], client=client, phrases=True, phrase_scoring="npmi",
+                             phrase_threshold=0.4, epochs=1, vector_size=8, min_count=5)
+    assert res.phrases.export_phrases() == pytest.approx(ref.phrasegrams, rel=1e-9)
+    assert dict(zip(res.vocab.words, res.vocab.counts.tolist())) == {w: c for w, c in expected.items() if c >= 5}
+    assert res.metrics["phrases"] == len(ref.phrasegrams) and "phrases" in res.metrics["stage_seconds"]
+    assert any("_" in w for w in res.wv.index_to_key)
