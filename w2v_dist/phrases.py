@@ -531,12 +531,38 @@ class PhraseModel:
         return sum(t.num_rows for t in self.passes)
 
     def with_pass(self, table: pa.Table) -> "PhraseModel":
-        """A copy with one more pass (``table`` as from :func:`score_phrases`)."""
+        """A copy with one more pass.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            The new pass's phrases (``phrase``, ``score``, ``count``), as from :func:`score_phrases`.
+
+        Returns
+        -------
+        PhraseModel
+        """
         return PhraseModel(self.passes + [table], self.connector_words, self.delimiter, self.scoring,
                            self.threshold, self.min_count)
 
     def export_phrases(self, pass_index: int = -1) -> dict[str, float]:
-        """``{phrase: score}`` of one pass, like gensim's ``Phrases.export_phrases()``."""
+        """The phrases of one pass and their scores, like gensim's ``Phrases.export_phrases()``.
+
+        Parameters
+        ----------
+        pass_index : int
+            Which pass (0-based; default the last).
+
+        Returns
+        -------
+        dict of str to float
+            ``{phrase: score}``.
+
+        Raises
+        ------
+        IndexError
+            No such pass.
+        """
         t = self.passes[pass_index]
         return dict(zip(t.column("phrase").to_pylist(), t.column("score").to_pylist()))
 
