@@ -225,3 +225,11 @@ def test_train_with_phrases_counts_phrase_tokens(small_corpus, small_tokens):
     assert dict(zip(res.vocab.words, res.vocab.counts.tolist())) == {w: c for w, c in expected.items() if c >= 5}
     assert res.metrics["phrases"] == len(ref.phrasegrams) and "phrases" in res.metrics["stage_seconds"]
     assert any("_" in w for w in res.wv.index_to_key)
+
+
+def test_cli_missing_phrase_model_is_one_line_error(tmp_path, small_corpus, capsys):
+    missing = tmp_path / "nope" / "phrases.parquet"
+    code = main(["--quiet", "train", str(small_corpus), "--output", str(tmp_path / "m"), "--phrase-model", str(missing)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("w2v-dist: error: cannot read phrases") and str(missing) in err
+    assert not (tmp_path / "m").exists()

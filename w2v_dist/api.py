@@ -64,6 +64,10 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     if client is None:
         from .cluster import dask_client
 
+        if config.phrase_model:  # an unreadable phrase model fails here, before a cluster starts
+            from .phrases import PhraseModel
+
+            PhraseModel.read_parquet(config.phrase_model, storage_options)
         with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
                            overwrite=overwrite, progress=progress)
