@@ -8,11 +8,11 @@ load without Dask.
 
 __version__ = "0.1.0"
 
-__all__ = ["train", "run_job", "Config", "Word2Vec", "WordVectors", "load_vectors", "__version__"]
+__all__ = ["train", "run_job", "detect_phrases", "Config", "Word2Vec", "WordVectors", "load_vectors", "__version__"]
 
 
 def __getattr__(name):
-    if name in ("train", "run_job"):
+    if name in ("train", "run_job", "detect_phrases"):
         from . import api
 
         return getattr(api, name)

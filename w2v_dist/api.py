@@ -66,6 +66,10 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     if client is None:
         from .cluster import dask_client, make_security
 
+        if config.phrase_model:  # an unreadable phrase model fails here, before a cluster starts
+            from .phrases import PhraseModel
+
+            PhraseModel.read_parquet(config.phrase_model, storage_options)
         security = make_security(config.tls_ca_file, config.tls_cert, config.tls_key)
         with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes, security) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
@@ -82,8 +86,65 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
                                                 word_pairs=config.word_pairs,
                                                 restrict_vocab=config.restrict_vocab)
     if output:
-        write_outputs(output, result.wv, result.vocab, result.metrics, storage_options, overwrite)
+        write_outputs(output, result.wv, result.vocab, result.metrics, storage_options, overwrite,
+                      phrases=result.phrases)
     return result
+
+
+def detect_phrases(inputs: Sequence[str] | str, config: Config, *, client=None, output: str | None = None,
+                   storage_options: dict | None = None, overwrite: bool = False, progress: bool = True,
+                   processes: bool = True):
+    """Learn phrases (the ``phrase_*`` parameters of ``config``) and write ``output/phrases.parquet``.
+
+    Parameters
+    ----------
+    inputs : str or list of str
+        URLs or globs of text shards / Parquet files.
+    config : Config
+        Its tokenization, input, cluster and ``phrase_*`` fields are used (``phrases`` need not be set).
+    client : distributed.Client, optional
+        Default: a cluster made from ``config`` for this call.
+    output : str, optional
+        Folder URL that receives ``phrases.parquet``.
+    storage_options : dict, optional
+        fsspec options for inputs and output.
+    overwrite : bool
+        Replace a ``phrases.parquet`` already in ``output``.
+    processes : bool
+        With no client: worker processes (True) or threads of this process (False).
+
+    Returns
+    -------
+    PhraseModel
+
+    Raises
+    ------
+    ConfigError, CorpusError, W2VError
+        Bad parameters, unreadable inputs, or an output that already holds ``phrases.parquet``;
+        raised before anything is written.
+    """
+    import dataclasses
+
+    from .output import write_phrases
+    from .training.driver import phrase_model_for
+
+    if isinstance(inputs, str):
+        inputs = [inputs]
+    config = dataclasses.replace(config, phrases=True, phrase_model=None).validate()
+    if output:
+        check_output(output, storage_options, overwrite, files=("phrases.parquet",))
+    shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
+                             blocksize=config.blocksize)
+    if client is None:
+        from .cluster import dask_client
+
+        with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes) as c:
+            return detect_phrases(inputs, config, client=c, output=output, storage_options=storage_options,
+                                  overwrite=overwrite, progress=progress)
+    model = phrase_model_for(config, shards, storage_options, client, progress)
+    if output:
+        write_phrases(output, model, storage_options, overwrite)
+    return model
 
 
 def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None,

@@ -4,6 +4,7 @@
 
     w2v-dist train INPUT... --output OUT [--sg 1 --negative 5 ...]
     w2v-dist run PIPELINE.toml [--set epochs=3] [--output OUT] [--scheduler tcp://HOST:8786]
+    w2v-dist phrases INPUT... --output OUT [--phrase-threshold 10 --phrase-connector-words english ...]
     w2v-dist evaluate VECTORS [--analogies FILE] [--word-pairs FILE...] [--json]
     w2v-dist similar VECTORS WORD [--topn 10] [--json]
     w2v-dist similar VECTORS --positive king woman --negative man [--cosmul]
@@ -51,11 +52,12 @@ def _add_storage_options(parser: argparse.ArgumentParser) -> None:
                         help="fsspec storage options as one JSON object (keeps credentials off the command line)")
 
 
-def _add_config_options(parser: argparse.ArgumentParser, sections: set[str] | None = None) -> None:
+def _add_config_options(parser: argparse.ArgumentParser, sections: Sequence[str] | None = None,
+                        exclude: Sequence[str] = ()) -> None:
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in parameter_fields():
         section = f.metadata["section"]
-        if sections is not None and section not in sections:
+        if (sections is not None and section not in sections) or f.name in exclude:
             continue
         group = groups.setdefault(section, parser.add_argument_group(f"{section} parameters"))
         opt = "--" + f.name.replace("_", "-")
@@ -72,6 +74,9 @@ def _add_config_options(parser: argparse.ArgumentParser, sections: set[str] | No
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     return {f.name: getattr(args, f.name) for f in parameter_fields() if getattr(args, f.name, None) is not None}
+
+
+_PHRASE_SECTIONS = ("phrases", "tokenize", "input", "cluster")
 
 
 def _parse_set(items: Sequence[str] | None) -> dict[str, Any]:
@@ -109,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. --set epochs=3")
     _add_storage_options(r)
     _add_config_options(r, sections={"cluster"})  # --scheduler, --tls-*, --workers override [cluster]
+
+    ph = sub.add_parser("phrases", help="learn phrases (gensim Phrases) and write OUT/phrases.parquet")
+    ph.add_argument("inputs", nargs="+", metavar="INPUT", help="URLs or globs (local, s3://, gs://, abfs://, memory://)")
+    ph.add_argument("--output", "-o", required=True, help="output folder URL")
+    ph.add_argument("--overwrite", action="store_true", help="replace a phrases.parquet already in the output")
+    _add_storage_options(ph)
+    _add_config_options(ph, _PHRASE_SECTIONS, exclude=("phrases", "phrase_model"))
 
     vectors_help = "output folder, vectors.bin, vectors.txt or vectors.parquet (path or URL)"
     e = sub.add_parser("evaluate", help="evaluate word vectors")
@@ -174,6 +186,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_training(pipe.inputs, args.output or pipe.output, pipe.config,
                                  _storage_options(args, pipe.storage_options),
                                  args.overwrite or pipe.overwrite, args.quiet)
+        if args.command == "phrases":
+            from .api import detect_phrases
+
+            config = Config.from_dict(_given(args))
+            model = detect_phrases(args.inputs, config, output=args.output, overwrite=args.overwrite,
+                                   storage_options=_storage_options(args), progress=not args.quiet)
+            if not args.quiet:
+                per_pass = ", ".join(f"{t.num_rows:,}" for t in model.passes)
+                print(f"{len(model):,} phrases ({per_pass} per pass); wrote {args.output.rstrip('/')}/phrases.parquet")
+            return 0
         if args.command == "evaluate":
             from .evaluation import evaluate
             from .vectors import load_vectors

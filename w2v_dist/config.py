@@ -66,6 +66,16 @@ class Config:
     max_sentence_length: int = _f(10000, "split longer sentences (tokens)", "tokenize")
     lowercase: bool = _f(True, "lowercase before splitting", "tokenize")
     token_pattern: str | None = _f(None, "RE2 regex of what separates tokens (default: anything but letters, digits, apostrophes)", "tokenize")
+    # --- phrases (gensim Phrases parameters, prefixed; off unless phrases is set)
+    phrases: bool = _f(False, "detect phrases (gensim Phrases) and join them into single tokens before the vocabulary", "phrases")
+    phrase_passes: int = _f(1, "phrase learn-and-apply passes (2 gives phrases of up to 4 words)", "phrases")
+    phrase_min_count: int = _f(5, "phrases: gensim Phrases min_count (enters the score)", "phrases")
+    phrase_threshold: float = _f(10.0, "phrases: a pair is joined when its score is above this", "phrases")
+    phrase_scoring: str = _f("default", "phrases: default (gensim), word2phrase (total words instead of vocabulary size) or npmi", "phrases")
+    phrase_connector_words: str | None = _f(None, "phrases: words allowed inside a phrase: 'english' (gensim ENGLISH_CONNECTOR_WORDS) or a comma-separated list", "phrases")
+    phrase_delimiter: str = _f("_", "phrases: joins the words of a phrase", "phrases")
+    phrase_max_vocab_size: int | None = _f(None, "phrases: prune the unigram + bigram counts to at most this many keys (as gensim max_vocab_size)", "phrases")
+    phrase_model: str | None = _f(None, "apply this phrases.parquet (from an earlier run) instead of learning phrases", "phrases")
     # --- input
     format: str = _f("auto", "input format: auto, text or parquet", "input")
     text_column: str = _f("text", "Parquet column holding the text", "input")
@@ -121,6 +131,20 @@ class Config:
             bad("min_alpha", f"must be in [0, alpha={self.alpha}]")
         if self.tls_key and not self.tls_cert:
             bad("tls_key", "needs tls_cert as well")
+        if self.phrase_passes < 1:
+            bad("phrase_passes", "must be >= 1")
+        if self.phrase_min_count < 1:
+            bad("phrase_min_count", "must be >= 1 (as gensim Phrases)")
+        if self.phrase_scoring not in ("default", "word2phrase", "npmi"):
+            bad("phrase_scoring", "must be default, word2phrase or npmi")
+        if self.phrase_scoring == "npmi" and not -1 <= self.phrase_threshold <= 1:
+            bad("phrase_threshold", "must be in [-1, 1] for npmi scoring")
+        if self.phrase_scoring != "npmi" and not self.phrase_threshold > 0:
+            bad("phrase_threshold", f"must be > 0 for {self.phrase_scoring} scoring")
+        if not isinstance(self.phrase_delimiter, str) or not self.phrase_delimiter:
+            bad("phrase_delimiter", "must be a non-empty string")
+        if self.phrase_max_vocab_size is not None and self.phrase_max_vocab_size < 1:
+            bad("phrase_max_vocab_size", "must be >= 1 when given")
         if self.format not in ("auto", "text", "parquet"):
             bad("format", "must be auto, text or parquet")
         from .vectors import EXPORTS
@@ -194,12 +218,12 @@ def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipelin
     """Read a pipeline TOML file.
 
     Sections: ``[input]`` (``urls``, ``format``, ``text_column``, ``storage_options``),
-    ``[tokenize]``, ``[vocab]``, ``[train]``, ``[evaluate]`` (``analogies``, ``word_pairs``,
-    ``restrict_vocab``), ``[cluster]`` (``workers``, ``threads_per_worker``, ``scheduler``,
-    ``tls_ca_file``, ``tls_cert``, ``tls_key``) and ``[output]`` (``url``, ``overwrite``,
-    ``export``).  Every key other than ``urls``, ``url``, ``storage_options`` and ``overwrite`` is a
-    :class:`Config` field; a key may sit in any section (sections are for the reader).  Relative
-    local paths are relative to the TOML file.
+    ``[tokenize]``, ``[phrases]`` (``phrases = true``, ``phrase_threshold``, ...), ``[vocab]``,
+    ``[train]``, ``[evaluate]`` (``analogies``, ``word_pairs``, ``restrict_vocab``), ``[cluster]``
+    (``workers``, ``threads_per_worker``, ``scheduler``, ``tls_ca_file``, ``tls_cert``, ``tls_key``)
+    and ``[output]`` (``url``, ``overwrite``, ``export``).  Every key other than ``urls``, ``url``,
+    ``storage_options`` and ``overwrite`` is a :class:`Config` field; a key may sit in any section
+    (sections are for the reader).  Relative local paths are relative to the TOML file.
 
     Raises
     ------
@@ -239,7 +263,7 @@ def load_pipeline(path: str, overrides: dict[str, Any] | None = None) -> Pipelin
         raise ConfigError(f"{path}: [input] urls is missing")
     if not output:
         raise ConfigError(f"{path}: [output] url is missing")
-    for key in ("analogies", "tls_ca_file", "tls_cert", "tls_key"):
+    for key in ("analogies", "phrase_model", "tls_ca_file", "tls_cert", "tls_key"):
         if flat.get(key):
             flat[key] = _resolve(flat[key], base)
     if flat.get("word_pairs"):

@@ -4,7 +4,8 @@ The output folder receives ``vectors.txt`` and ``vectors.bin`` (word2vec text an
 ``vectors.npy`` + ``vectors.json`` (with ``vocab.parquet``, the native format that
 :meth:`~w2v_dist.vectors.WordVectors.load` memory-maps), ``vectors.parquet`` (``word``,
 ``vector`` list<float32>, for Dask or Spark), ``vocab.parquet`` (``word``, ``count``),
-``metrics.json`` and ``report.html`` (the training report, :mod:`w2v_dist.report`).  They are first written into a
+``metrics.json``, ``report.html`` (the training report, :mod:`w2v_dist.report`) and
+``phrases.parquet`` when phrases were detected.  They are first written into a
 staging folder beside the target (``.<name>.partial-<id>``), then moved into place, so a failure
 while writing never leaves a half-written output folder, and an existing model is never replaced
 without ``overwrite``.
@@ -27,6 +28,7 @@ log = logging.getLogger("w2v_dist")
 
 OUTPUT_FILES = ("vectors.txt", "vectors.bin", "vectors.npy", "vectors.json", "vectors.parquet", "vocab.parquet",
                 "metrics.json", "report.html")
+PHRASES_FILE = "phrases.parquet"
 
 
 def _fs(url: str, storage_options: dict | None):
@@ -34,20 +36,21 @@ def _fs(url: str, storage_options: dict | None):
     return fs, path.rstrip("/")
 
 
-def check_output(url: str, storage_options: dict | None = None, overwrite: bool = False) -> None:
+def check_output(url: str, storage_options: dict | None = None, overwrite: bool = False,
+                 files: tuple = OUTPUT_FILES) -> None:
     """Refuse early an output URL that already holds a model (before any work is done).
 
     Raises
     ------
     W2VError
-        ``url`` holds one of :data:`OUTPUT_FILES` and ``overwrite`` is false, or ``url`` is an
-        existing file rather than a folder.
+        ``url`` holds one of ``files`` (default :data:`OUTPUT_FILES`) and ``overwrite`` is
+        false, or ``url`` is an existing file rather than a folder.
     """
     fs, path = _fs(url, storage_options)
     if fs.isfile(path):
         raise W2VError(f"output {url} is an existing file, not a folder")
     if not overwrite and fs.isdir(path):
-        present = [f for f in OUTPUT_FILES if fs.exists(f"{path}/{f}")]
+        present = [f for f in files if fs.exists(f"{path}/{f}")]
         if present:
             raise W2VError(f"output {url} already holds a model ({present[0]}); pass --overwrite to replace it")
 
@@ -66,7 +69,7 @@ def _clean(obj: Any) -> Any:
 
 
 def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | None = None,
-                  overwrite: bool = False, report: bool = True) -> list[str]:
+                  overwrite: bool = False, report: bool = True, phrases=None) -> list[str]:
     """Write the outputs (:data:`OUTPUT_FILES`) into ``url`` atomically (staging folder, then move).
 
     Parameters
@@ -81,6 +84,8 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
     report : bool
         Also write ``report.html``.  A failure while drawing the report is logged as a warning
         and the report left out: the model is never lost to a plotting problem.
+    phrases : PhraseModel, optional
+        Also written, as ``phrases.parquet``.
 
     Returns
     -------
@@ -110,13 +115,16 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
         wv.save_parquet(f"{surl}/vectors.parquet", storage_options=so)
         with fs.open(f"{staging}/metrics.json", "w") as fh:
             json.dump(_clean(metrics), fh, indent=2)
+        if phrases is not None:
+            phrases.write_parquet(f"{surl}/{PHRASES_FILE}", storage_options=so)
         if report:
             _write_report(fs, f"{staging}/report.html", wv, vocab, metrics)
-        written = [f for f in OUTPUT_FILES if fs.exists(f"{staging}/{f}")]
+        files = OUTPUT_FILES + (PHRASES_FILE,)
+        written = [f for f in files if fs.exists(f"{staging}/{f}")]
         if fs.isdir(path) or proto not in ("file", "local"):
             # Object stores (s3, gs, abfs) have no folders to rename: move file by file, metrics.json
             # last, so a reader that sees metrics.json sees a complete model.
-            for f in sorted(OUTPUT_FILES, key=lambda f: f == "metrics.json"):
+            for f in sorted(files, key=lambda f: f == "metrics.json"):
                 if fs.exists(f"{path}/{f}"):
                     fs.rm(f"{path}/{f}")
                 if f in written:
@@ -146,3 +154,44 @@ def _write_report(fs, path: str, wv, vocab, metrics: dict) -> None:
         return
     with fs.open(path, "w", encoding="utf-8") as fh:
         fh.write(html)
+
+
+def write_phrases(url: str, phrases, storage_options: dict | None = None, overwrite: bool = False) -> str:
+    """Write a phrase model as ``url/phrases.parquet`` atomically (temporary name, then move).
+
+    Parameters
+    ----------
+    url : str
+        Output folder URL (created if missing).
+    phrases : PhraseModel
+
+    Returns
+    -------
+    str
+        The URL written.
+
+    Raises
+    ------
+    W2VError
+        ``url`` already holds ``phrases.parquet`` and ``overwrite`` is false, ``url`` is a file,
+        or it cannot be written.
+    """
+    check_output(url, storage_options, overwrite, files=(PHRASES_FILE,))
+    fs, path = _fs(url, storage_options)
+    proto = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    tmp = f"{path}/.{PHRASES_FILE}.partial-{uuid.uuid4().hex[:8]}"
+    try:
+        fs.makedirs(path, exist_ok=True)
+        phrases.write_parquet(tmp if proto in ("file", "local") else f"{proto}://{tmp}", storage_options=storage_options)
+        if fs.exists(f"{path}/{PHRASES_FILE}"):
+            fs.rm(f"{path}/{PHRASES_FILE}")
+        fs.mv(tmp, f"{path}/{PHRASES_FILE}")
+    except PermissionError as exc:
+        raise W2VError(f"cannot write output {url}: permission denied ({exc.filename or path})") from None
+    finally:
+        try:
+            if fs.exists(tmp):
+                fs.rm(tmp)
+        except OSError:
+            pass
+    return f"{url.rstrip('/')}/{PHRASES_FILE}"

@@ -388,7 +388,7 @@ def _count_shard(shard: Shard, storage_options, tokenize_options: dict, max_voca
 def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
                 token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True, max_sentence_length: int = 10000,
                 min_count: int = 5, max_vocab_size: int | None = None, max_final_vocab: int | None = None,
-                split_every: int = 8, client=None, progress: bool = False) -> Vocab:
+                split_every: int = 8, client=None, progress: bool = False, phrases=None) -> Vocab:
     """Count the words of all partitions with Dask and build the vocabulary.
 
     One ``dask.delayed`` task per partition reads, tokenizes and counts it (pruned to
@@ -413,6 +413,9 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
         Run on this cluster with ``client.compute``; default: dask's current scheduler.
     progress : bool
         With a client, show distributed's text progress bar of the counting tasks on stdout.
+    phrases : PhraseModel, optional
+        Join phrases after tokenizing (:class:`w2v_dist.phrases.PhraseModel`), so phrase
+        tokens are counted as words.
 
     Returns
     -------
@@ -443,6 +446,8 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
 
     tok = {"token_pattern": token_pattern, "lowercase": lowercase, "max_sentence_length": max_sentence_length}
     _tokenize(pa.array([], pa.string()), **tok)
+    if phrases is not None:
+        tok["phrases"] = phrases
 
     from .storage import StorageOptions
 

@@ -175,7 +175,7 @@ def tokenize(lines, *, token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bo
 
 
 def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pattern: str = DEFAULT_TOKEN_PATTERN,
-                  lowercase: bool = True, max_sentence_length: int = 10000) -> pa.ListArray:
+                  lowercase: bool = True, max_sentence_length: int = 10000, phrases=None) -> pa.ListArray:
     """Read one partition and tokenize it: ``tokenize(read_lines(shard, storage_options), ...)``.
 
     Parameters
@@ -186,6 +186,9 @@ def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pa
         Passed to fsspec.
     token_pattern, lowercase, max_sentence_length
         As for :func:`tokenize`.
+    phrases : object with an ``apply(sentences)`` method, optional
+        Applied to the tokenized sentences, e.g. a :class:`w2v_dist.phrases.PhraseModel`
+        (joins detected phrases into single tokens).
 
     Returns
     -------
@@ -203,5 +206,6 @@ def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pa
         raise ConfigError(f"max_sentence_length={max_sentence_length!r}: must be an integer >= 1")
     if not (token_pattern is None or token_pattern == DEFAULT_TOKEN_PATTERN):
         _check_pattern(token_pattern)
-    return tokenize(read_lines(shard, storage_options), token_pattern=token_pattern, lowercase=lowercase,
-                    max_sentence_length=max_sentence_length)
+    sentences = tokenize(read_lines(shard, storage_options), token_pattern=token_pattern, lowercase=lowercase,
+                         max_sentence_length=max_sentence_length)
+    return sentences if phrases is None else phrases.apply(sentences)

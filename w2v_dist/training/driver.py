@@ -57,6 +57,8 @@ class TrainResult:
         The content of ``metrics.json`` (see :func:`train_vectors`).
     syn0 : float32 [V, D] or None
         The input vectors, whatever ``wv`` holds.
+    phrases : PhraseModel or None
+        The phrase model applied before the vocabulary (None without phrases).
     """
 
     wv: WordVectors
@@ -65,6 +67,26 @@ class TrainResult:
     syn1: np.ndarray | None
     metrics: dict = field(default_factory=dict)
     syn0: np.ndarray | None = None
+    phrases: Any = None
+
+
+def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False):
+    """The phrase model a job applies: ``config.phrase_model`` read, else learned (or None).
+
+    Learned with :func:`w2v_dist.phrases.learn_phrases` from the ``phrase_*`` parameters and the
+    job's tokenization, on ``client``.
+    """
+    from ..phrases import PhraseModel, learn_phrases
+
+    if config.phrase_model:
+        return PhraseModel.read_parquet(config.phrase_model, storage_options)
+    if not config.phrases:
+        return None
+    return learn_phrases(shards, storage_options, min_count=config.phrase_min_count,
+                         threshold=config.phrase_threshold, scoring=config.phrase_scoring,
+                         connector_words=config.phrase_connector_words, delimiter=config.phrase_delimiter,
+                         passes=config.phrase_passes, max_vocab_size=config.phrase_max_vocab_size,
+                         client=client, progress=progress, **_tokenize_options(config))
 
 
 def _tokenize_options(config: Config) -> dict:
@@ -187,6 +209,12 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
 
     t1 = time.perf_counter()
     tok = _tokenize_options(config)
+    phrases = phrase_model_for(config, shards, storage_options, client, progress)
+    if phrases is not None:
+        tok["phrases"] = phrases
+        stage["phrases"] = time.perf_counter() - t1
+        log.info("phrases: %d in %d pass(es)", len(phrases), len(phrases.passes))
+        t1 = time.perf_counter()
     vocab = build_vocab(shards, storage_options, min_count=config.min_count,
                         max_vocab_size=config.max_vocab_size, max_final_vocab=config.max_final_vocab,
                         client=client, progress=progress, **tok)
@@ -331,5 +359,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         "round_stats": round_stats,
         "config": config.hyperparameters(),
     }
+    if phrases is not None:
+        metrics["phrases"] = len(phrases)
     return TrainResult(wv=wv, vocab=vocab, syn1neg=syn1neg if config.negative > 0 else None,
-                       syn1=syn1 if config.hs else None, metrics=metrics, syn0=syn0)
+                       syn1=syn1 if config.hs else None, metrics=metrics, syn0=syn0, phrases=phrases)

@@ -1,0 +1,868 @@
+"""Phrase detection: distributed bigram counting, gensim-compatible scoring and greedy joining.
+
+As Mikolov et al. (2013, "Distributed Representations of Words and Phrases and their
+Compositionality", section 4), word pairs that occur together often relative to their parts
+become single tokens (``new york`` -> ``new_york``); N passes give phrases of up to 2**N words.
+Every rule below is gensim 4's ``gensim.models.phrases`` (``Phrases._learn_vocab``,
+``export_phrases``, ``FrozenPhrases`` / ``analyze_sentence``), so that on the same tokens and
+parameters the phrases, their scores and the joined corpus are gensim's.
+
+Counting (:func:`count_phrase_candidates`, one Dask task per partition, merged in a tree by
+:func:`w2v_dist.vocab.merge_counts`).  Within a sentence, every token that is not a connector word
+is counted as a unigram, and so is every *span* from one non-connector token to the next one,
+connector words in between included, joined by ``delimiter`` (``bank of america`` counts
+``bank``, ``america`` and ``bank_of_america``; ``of`` itself is not counted).  Unigrams and spans
+share one count table keyed by the joined string, as gensim's single ``vocab`` dict; its number
+of rows is the ``len_vocab`` of the default scorer, and the number of all tokens read
+(connectors included) is ``corpus_word_count``.
+
+Scoring (:func:`score_phrases`).  Every key of the table that contains ``delimiter`` is split on
+it; its first and last pieces are ``a`` and ``b`` and the key's count is ``count(ab)``:
+
+* ``default`` (gensim ``original_scorer``): ``(count(ab) - min_count) / (count(a) * count(b)) * len_vocab``;
+* ``word2phrase`` (word2phrase.c): the same with ``corpus_word_count`` in place of ``len_vocab``,
+  and, as word2phrase.c, a pair is never a phrase when ``count(a)`` or ``count(b)`` is below
+  ``min_count`` (word2phrase.c computes in single precision; here float64);
+* ``npmi`` (gensim ``npmi_scorer``, Bouma 2009): with ``p(x) = count(x) / corpus_word_count``,
+  ``ln(p(ab) / (p(a) p(b))) / -ln(p(ab))`` when ``count(ab) >= min_count``.
+
+A key is a phrase when ``count(a) > 0``, ``count(b) > 0`` and its score is ``> threshold``.
+
+Applying (:meth:`PhraseModel.apply`).  gensim's greedy left-to-right rule, in a Numba kernel:
+keep a *start* token (the last non-connector token not yet emitted) and the connector tokens after
+it; at the next non-connector token, if the joined span is a phrase, emit it and forget the start;
+otherwise emit the start and the connectors, and the new token becomes the start.  Connector tokens
+with no start before them are emitted as they are.  Spans are matched on their joined string (a
+hash of the bytes, then a byte comparison), exactly as gensim looks up the joined string, so tokens
+that themselves contain the delimiter (the phrases of an earlier pass) behave as in gensim.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import fsspec
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from .corpus import DEFAULT_TOKEN_PATTERN, Shard, read_tokenize
+from .errors import ConfigError, CorpusError, W2VError
+from .vocab import _CORPUS_WORDS, _MIN_REDUCE, _meta_int, _with_meta, merge_counts
+
+__all__ = [
+    "ENGLISH_CONNECTOR_WORDS",
+    "SCORINGS",
+    "connector_set",
+    "count_phrase_candidates",
+    "score_phrases",
+    "PhraseModel",
+    "learn_phrases",
+]
+
+#: gensim's ``ENGLISH_CONNECTOR_WORDS``: articles, some prepositions and conjunctions.
+ENGLISH_CONNECTOR_WORDS = frozenset(
+    " a an the "
+    " for of with without at from to in on by "
+    " and or ".split()
+)
+
+#: The scoring functions: ``default`` (gensim / Mikolov), ``word2phrase`` and ``npmi``.
+SCORINGS = ("default", "word2phrase", "npmi")
+
+PHRASE_SCHEMA = pa.schema([("phrase", pa.string()), ("score", pa.float64()), ("count", pa.int64())])
+
+
+def connector_set(spec) -> frozenset:
+    """The set of connector words named by ``spec``.
+
+    Parameters
+    ----------
+    spec : None, str or iterable of str
+        None, ``""`` or ``"none"``: no connector words (gensim's default); ``"english"``:
+        :data:`ENGLISH_CONNECTOR_WORDS`; another string: words separated by commas or whitespace;
+        an iterable: those words.
+
+    Returns
+    -------
+    frozenset of str
+    """
+    if spec is None:
+        return frozenset()
+    if isinstance(spec, str):
+        s = spec.strip()
+        if s.lower() in ("", "none"):
+            return frozenset()
+        if s.lower() == "english":
+            return ENGLISH_CONNECTOR_WORDS
+        return frozenset(w for w in s.replace(",", " ").split() if w)
+    return frozenset(str(w) for w in spec)
+
+
+def _check_params(min_count, threshold, scoring, delimiter, max_vocab_size=None) -> None:
+    if scoring not in SCORINGS:
+        raise ConfigError(f"phrase_scoring={scoring!r}: must be one of {', '.join(SCORINGS)}")
+    if not isinstance(min_count, (int, np.integer)) or min_count < 1:
+        raise ConfigError(f"phrase_min_count={min_count!r}: must be an integer >= 1")
+    if scoring == "npmi":
+        if not -1 <= threshold <= 1:
+            raise ConfigError(f"phrase_threshold={threshold!r}: must be in [-1, 1] for npmi scoring")
+    elif not threshold > 0:
+        raise ConfigError(f"phrase_threshold={threshold!r}: must be > 0 for {scoring} scoring")
+    if not isinstance(delimiter, str) or not delimiter:
+        raise ConfigError(f"phrase_delimiter={delimiter!r}: must be a non-empty string")
+    if max_vocab_size is not None and max_vocab_size < 1:
+        raise ConfigError(f"phrase_max_vocab_size={max_vocab_size!r}: must be >= 1 (or None for no limit)")
+
+
+def _list_array(sentences) -> pa.Array:
+    if isinstance(sentences, pa.ChunkedArray):
+        sentences = sentences.combine_chunks() if sentences.num_chunks != 1 else sentences.chunk(0)
+    if not (pa.types.is_list(sentences.type) or pa.types.is_large_list(sentences.type)):
+        raise TypeError(f"sentences: expected a list<string> array, got {sentences.type}")
+    return sentences
+
+
+def _flatten(sentences) -> tuple[pa.Array, np.ndarray]:
+    """Tokens (string, no nulls) and int64 [S + 1] sentence offsets into them."""
+    sentences = _list_array(sentences)
+    lengths = pc.list_value_length(sentences).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+    values = pc.list_flatten(sentences)
+    if values.null_count:
+        raise TypeError("sentences: null tokens are not supported")
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    offsets = np.zeros(lengths.size + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return values, offsets
+
+
+def _connector_mask(values: pa.Array, connectors: frozenset) -> np.ndarray:
+    if not connectors or len(values) == 0:
+        return np.zeros(len(values), dtype=bool)
+    return pc.is_in(values, value_set=pa.array(sorted(connectors), pa.string())).to_numpy(zero_copy_only=False)
+
+
+# --------------------------------------------------------------------------------------------
+# counting
+
+
+def count_phrase_candidates(sentences, connector_words: Iterable[str] = frozenset(), delimiter: str = "_") -> pa.Table:
+    """Count unigrams and within-sentence spans, as gensim's ``Phrases._learn_vocab``.
+
+    Vectorized: tokens are dictionary-encoded, spans of two and three tokens are counted as int64
+    keys of their ids (``numpy.unique``) and only the distinct ones are joined into strings;
+    longer spans are joined with ``binary_join`` and counted as strings.
+
+    Parameters
+    ----------
+    sentences : pyarrow.ListArray or ChunkedArray of list<string>
+        Tokenized sentences [S], e.g. from :func:`w2v_dist.corpus.tokenize`; no null tokens.
+    connector_words : iterable of str
+        Tokens that may sit inside a phrase but never start or end one (not counted as unigrams).
+    delimiter : str
+        Joins the tokens of a span.
+
+    Returns
+    -------
+    pyarrow.Table
+        Count table as :func:`w2v_dist.vocab.count_tokens` (``word`` string, ``count`` int64;
+        metadata ``w2v.corpus_words`` = all tokens, connectors included).  A key may appear in
+        more than one row (summed by :func:`w2v_dist.vocab.merge_counts`).
+
+    Raises
+    ------
+    TypeError
+        ``sentences`` is not a list array, or holds null tokens.
+    """
+    connectors = frozenset(connector_words)
+    values, offsets = _flatten(sentences)
+    n = len(values)
+    schema = pa.schema([("word", pa.string()), ("count", pa.int64())])
+    if n == 0:
+        return _with_meta(schema.empty_table(), 0, 1)
+    enc = pc.dictionary_encode(values)
+    dictionary = enc.dictionary
+    D = np.int64(len(dictionary))
+    ids = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    nc_pos = np.flatnonzero(~_connector_mask(dictionary, connectors)[ids])
+    parts = []
+
+    def add(words, counts):
+        parts.append(pa.table({"word": words, "count": pa.array(counts, pa.int64())}))
+
+    # unigrams (non-connectors only)
+    uni = np.bincount(ids[nc_pos], minlength=len(dictionary))
+    present = np.flatnonzero(uni)
+    add(dictionary.take(pa.array(present)), uni[present])
+    # spans from one non-connector to the next in the same sentence (connectors in between)
+    sentence_of = np.repeat(np.arange(offsets.size - 1, dtype=np.int64), np.diff(offsets))[nc_pos]
+    same = sentence_of[1:] == sentence_of[:-1]
+    starts, ends = nc_pos[:-1][same], nc_pos[1:][same]
+    length = ends - starts + 1
+    take = lambda a: dictionary.take(pa.array(a))  # noqa: E731
+    pair = length == 2
+    if pair.any():  # int64 keys, counted with a sort; strings only for the distinct pairs
+        keys, counts = np.unique(ids[starts[pair]] * D + ids[ends[pair]], return_counts=True)
+        add(pc.binary_join_element_wise(take(keys // D), take(keys % D), delimiter), counts)
+    triple = length == 3
+    if triple.any() and float(D) ** 3 < 2.0**62:
+        s3 = starts[triple]
+        keys, counts = np.unique((ids[s3] * D + ids[s3 + 1]) * D + ids[s3 + 2], return_counts=True)
+        add(pc.binary_join_element_wise(take(keys // (D * D)), take(keys // D % D), take(keys % D), delimiter), counts)
+        rest = length > 3
+    else:
+        rest = length > 2
+    if rest.any():
+        s, lengths = starts[rest], length[rest]
+        span_off = np.zeros(lengths.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=span_off[1:])
+        idx = np.repeat(s - span_off[:-1], lengths) + np.arange(span_off[-1], dtype=np.int64)
+        tokens = values.take(pa.array(idx))
+        lists = pa.ListArray.from_arrays(pa.array(span_off.astype(np.int32) if span_off[-1] < 2**31 else span_off),
+                                         tokens)
+        vc = pc.value_counts(pc.binary_join(lists, delimiter))
+        add(vc.field("values"), vc.field("counts").cast(pa.int64()))
+    return _with_meta(pa.concat_tables(parts), n, 1)
+
+
+# --------------------------------------------------------------------------------------------
+# scoring
+
+
+def score_phrases(counts: pa.Table, *, min_count: int = 5, threshold: float = 10.0, scoring: str = "default",
+                  delimiter: str = "_") -> pa.Table:
+    """The phrases of a count table and their scores, as gensim's ``Phrases.export_phrases``.
+
+    Parameters
+    ----------
+    counts : pyarrow.Table
+        Count table from :func:`count_phrase_candidates` / :func:`w2v_dist.vocab.merge_counts`
+        (summed here if a key appears twice); metadata ``w2v.corpus_words`` is the corpus word
+        count (else the sum of the counts).
+    min_count : int
+        gensim's ``min_count`` (enters the formulas; see the module docstring).
+    threshold : float
+        A key is a phrase when its score is ``> threshold``.
+    scoring : {"default", "word2phrase", "npmi"}
+        The formula (module docstring).
+    delimiter : str
+        The string that joins the tokens of a key.
+
+    Returns
+    -------
+    pyarrow.Table
+        Columns ``phrase`` (string), ``score`` (float64), ``count`` (int64, the phrase's count),
+        one row per phrase, by score descending, ties by phrase.
+
+    Raises
+    ------
+    ConfigError
+        A parameter is out of range (as gensim: ``min_count >= 1``; ``threshold > 0`` for
+        default / word2phrase, in ``[-1, 1]`` for npmi).
+    """
+    _check_params(min_count, threshold, scoring, delimiter)
+    merged = merge_counts([counts])
+    fin = _finish(merged, min_count, delimiter)
+    return _score(fin["candidates"], fin["plain"], fin["rows"], fin["corpus_words"], min_count=min_count,
+                  threshold=threshold, scoring=scoring, delimiter=delimiter)
+
+
+def _finish(merged: pa.Table, min_count: int, delimiter: str) -> dict:
+    """What scoring needs from a summed count table (or one hash bucket of it).
+
+    ``rows`` (distinct keys), ``corpus_words``, ``plain`` (keys without the delimiter: the only
+    possible ends of a phrase) and ``candidates`` (keys with the delimiter and ``count >=
+    min_count``: the only possible phrases).
+    """
+    words = merged.column("word").combine_chunks()
+    has = pc.match_substring(words, delimiter).to_numpy(zero_copy_only=False) if len(words) else np.zeros(0, bool)
+    cnt = merged.column("count").to_numpy()
+    plain = merged.filter(pa.array(~has))
+    cand = merged.filter(pa.array(has & (cnt >= min_count)))
+    return {"rows": merged.num_rows, "corpus_words": _meta_int(merged, _CORPUS_WORDS) or 0,
+            "plain": plain.replace_schema_metadata(None), "candidates": cand.replace_schema_metadata(None)}
+
+
+def _score(candidates: pa.Table, plain: pa.Table, len_vocab: int, corpus_words: int, *, min_count: int,
+           threshold: float, scoring: str, delimiter: str) -> pa.Table:
+    """Score the candidate keys (module docstring); ``plain`` gives the counts of their ends."""
+    if candidates.num_rows == 0:
+        return PHRASE_SCHEMA.empty_table()
+    cw = candidates.column("word").combine_chunks()
+    bc = candidates.column("count").to_numpy()
+    words = plain.column("word").combine_chunks()
+    cnt = plain.column("count").to_numpy()
+    pieces = pc.split_pattern(cw, delimiter)
+    flat = pc.list_flatten(pieces)
+    off = np.asarray(pieces.offsets, dtype=np.int64) - int(pieces.offsets[0].as_py())
+    first, last = flat.take(pa.array(off[:-1])), flat.take(pa.array(off[1:] - 1))
+    lookup = np.append(cnt, 0)  # a missing end counts 0 (pruned away, or a connector word)
+
+    def count_of(x):
+        i = pc.index_in(x, value_set=words).fill_null(len(words))
+        return lookup[i.to_numpy(zero_copy_only=False)]
+
+    ca, cb = count_of(first), count_of(last)
+    ok = (ca > 0) & (cb > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if scoring == "npmi":
+            cwf = float(corpus_words)
+            pa_, pb_, pab = ca / cwf, cb / cwf, bc / cwf
+            score = np.log(pab / (pa_ * pb_)) / -np.log(pab)
+            ok &= bc >= min_count
+        else:
+            scale = len_vocab if scoring == "default" else corpus_words
+            score = (bc - min_count) / (ca * cb).astype(np.float64) * scale
+            if scoring == "word2phrase":
+                ok &= (ca >= min_count) & (cb >= min_count)
+    keep = ok & (score > threshold)
+    table = pa.table({"phrase": cw.filter(pa.array(keep)), "score": pa.array(score[keep], pa.float64()),
+                      "count": pa.array(bc[keep], pa.int64())})
+    order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("phrase", "ascending")])
+    return table.take(order)
+
+
+# --------------------------------------------------------------------------------------------
+# applying: hash of joined strings + greedy kernel
+
+_B = np.uint64(0x100000001B3)  # FNV prime as polynomial base (odd)
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+@numba.njit(nogil=True, cache=True)
+def _hash_strings(data, offsets):
+    """Polynomial hash of each string (mod 2**64) and B**len, from an Arrow string buffer."""
+    n = offsets.shape[0] - 1
+    h = np.empty(n, np.uint64)
+    p = np.empty(n, np.uint64)
+    for i in range(n):
+        hh = np.uint64(0)
+        pp = np.uint64(1)
+        for k in range(offsets[i], offsets[i + 1]):
+            hh = hh * _B + np.uint64(data[k]) + np.uint64(1)
+            pp = pp * _B
+        h[i] = hh
+        p[i] = pp
+    return h, p
+
+
+@numba.njit(nogil=True, cache=True)
+def _build_table(ph_hash, bits):
+    size = 1 << bits
+    table = np.full(size, -1, np.int32)
+    mask = np.uint64(size - 1)
+    shift = np.uint64(64 - bits)
+    for i in range(ph_hash.shape[0]):
+        slot = np.int64(((ph_hash[i] * _MIX) >> shift) & mask)
+        while table[slot] >= 0:
+            slot = (slot + 1) & (size - 1)
+        table[slot] = i
+    return table
+
+
+@numba.njit(nogil=True, cache=True)
+def _match(s, e, th, tp, data, toff, dh, dp, delim, table, bits, ph_hash, ph_data, ph_off):
+    """Index of the phrase equal to tokens s..e joined by the delimiter, or -1."""
+    h = th[s]
+    length = toff[s + 1] - toff[s]
+    for k in range(s + 1, e + 1):
+        h = h * dp + dh
+        h = h * tp[k] + th[k]
+        length += delim.shape[0] + toff[k + 1] - toff[k]
+    size = 1 << bits
+    slot = np.int64(((h * _MIX) >> np.uint64(64 - bits)) & np.uint64(size - 1))
+    while True:
+        p = table[slot]
+        if p < 0:
+            return -1
+        if ph_hash[p] == h and ph_off[p + 1] - ph_off[p] == length:
+            q = ph_off[p]
+            same = True
+            for k in range(s, e + 1):
+                if k > s:
+                    for c in range(delim.shape[0]):
+                        if ph_data[q] != delim[c]:
+                            same = False
+                            break
+                        q += 1
+                    if not same:
+                        break
+                for c in range(toff[k], toff[k + 1]):
+                    if ph_data[q] != data[c]:
+                        same = False
+                        break
+                    q += 1
+                if not same:
+                    break
+            if same:
+                return p
+        slot = (slot + 1) & (size - 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply_kernel(data, toff, sent_off, conn_hash, conn_data, conn_off, delim, table, bits, ph_hash, ph_data,
+                  ph_off):
+    """Greedy joining (gensim ``analyze_sentence``) over all sentences of a partition.
+
+    Connector words are recognised by hash (``conn_hash`` sorted, with their bytes to compare).
+    Returns ``out`` int64 [M] (token position ``j >= 0``, or ``-(p + 1)`` for phrase ``p``) and
+    ``out_off`` int64 [S + 1].
+    """
+    n = toff.shape[0] - 1
+    th, tp = _hash_strings(data, toff)
+    is_conn = np.zeros(n, np.bool_)
+    nc = conn_hash.shape[0]
+    if nc > 0:
+        for j in range(n):
+            i = np.searchsorted(conn_hash, th[j])
+            while i < nc and conn_hash[i] == th[j]:
+                a, b = conn_off[i], conn_off[i + 1]
+                if b - a == toff[j + 1] - toff[j]:
+                    same = True
+                    for k in range(b - a):
+                        if conn_data[a + k] != data[toff[j] + k]:
+                            same = False
+                            break
+                    if same:
+                        is_conn[j] = True
+                        break
+                i += 1
+    dh = np.uint64(0)
+    dp = np.uint64(1)
+    for c in range(delim.shape[0]):
+        dh = dh * _B + np.uint64(delim[c]) + np.uint64(1)
+        dp = dp * _B
+    out = np.empty(n, np.int64)
+    S = sent_off.shape[0] - 1
+    out_off = np.empty(S + 1, np.int64)
+    m = 0
+    out_off[0] = 0
+    for si in range(S):
+        start = -1
+        for j in range(sent_off[si], sent_off[si + 1]):
+            if not is_conn[j]:
+                if start >= 0:
+                    p = _match(start, j, th, tp, data, toff, dh, dp, delim, table, bits, ph_hash, ph_data, ph_off)
+                    if p >= 0:
+                        out[m] = -(p + 1)
+                        m += 1
+                        start = -1
+                    else:
+                        for k in range(start, j):
+                            out[m] = k
+                            m += 1
+                        start = j
+                else:
+                    start = j
+            elif start < 0:
+                out[m] = j
+                m += 1
+        if start >= 0:
+            for k in range(start, sent_off[si + 1]):
+                out[m] = k
+                m += 1
+        out_off[si + 1] = m
+    return out[:m], out_off
+
+
+def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(uint8 data, int64 [n + 1] offsets) of a string array, zero-copy where possible."""
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    n = len(arr)
+    if n == 0:
+        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
+    offs = np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    buf = arr.buffers()[2]
+    data = np.frombuffer(buf, dtype=np.uint8) if buf is not None else np.zeros(0, np.uint8)
+    return data, offs
+
+
+class _PassTable:
+    """Hash table of one pass's phrases, built once per process (not pickled)."""
+
+    def __init__(self, phrases: pa.Array):
+        self.phrases = phrases
+        self.data, self.off = _string_buffers(phrases)
+        self.hash, _ = _hash_strings(self.data, self.off)
+        self.bits = max(4, int(np.ceil(np.log2(max(2 * len(phrases), 2)))))
+        self.table = _build_table(self.hash, self.bits)
+
+
+@dataclass(eq=False)
+class PhraseModel:
+    """A learned phrase model: the phrases of each pass and the parameters to apply them.
+
+    Attributes
+    ----------
+    passes : list of pyarrow.Table
+        One table per pass (``phrase`` string, ``score`` float64, ``count`` int64), applied in order.
+    connector_words : frozenset of str
+    delimiter : str
+    scoring : str
+    threshold : float
+    min_count : int
+    """
+
+    passes: list = field(default_factory=list)
+    connector_words: frozenset = frozenset()
+    delimiter: str = "_"
+    scoring: str = "default"
+    threshold: float = 10.0
+    min_count: int = 5
+    _tables: dict = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self):
+        self.connector_words = frozenset(self.connector_words)
+        self.passes = [t.select(["phrase", "score", "count"]).cast(PHRASE_SCHEMA) for t in self.passes]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_tables"] = {}
+        return state
+
+    def __len__(self) -> int:
+        return sum(t.num_rows for t in self.passes)
+
+    def with_pass(self, table: pa.Table) -> "PhraseModel":
+        """A copy with one more pass.
+
+        Parameters
+        ----------
+        table : pyarrow.Table
+            The new pass's phrases (``phrase``, ``score``, ``count``), as from :func:`score_phrases`.
+
+        Returns
+        -------
+        PhraseModel
+        """
+        return PhraseModel(self.passes + [table], self.connector_words, self.delimiter, self.scoring,
+                           self.threshold, self.min_count)
+
+    def export_phrases(self, pass_index: int = -1) -> dict[str, float]:
+        """The phrases of one pass and their scores, like gensim's ``Phrases.export_phrases()``.
+
+        Parameters
+        ----------
+        pass_index : int
+            Which pass (0-based; default the last).
+
+        Returns
+        -------
+        dict of str to float
+            ``{phrase: score}``.
+
+        Raises
+        ------
+        IndexError
+            No such pass.
+        """
+        t = self.passes[pass_index]
+        return dict(zip(t.column("phrase").to_pylist(), t.column("score").to_pylist()))
+
+    def _connector_arrays(self):
+        if "connectors" not in self._tables:
+            words = pa.array(sorted(self.connector_words), pa.string())
+            data, off = _string_buffers(words)
+            h, _ = _hash_strings(data, off)
+            order = np.argsort(h, kind="stable")
+            words = words.take(pa.array(order))
+            data, off = _string_buffers(words)
+            self._tables["connectors"] = (h[order], data, off)
+        return self._tables["connectors"]
+
+    def _table(self, i: int) -> _PassTable:
+        if i not in self._tables:
+            self._tables[i] = _PassTable(self.passes[i].column("phrase").combine_chunks())
+        return self._tables[i]
+
+    def apply(self, sentences, passes: int | None = None) -> pa.ListArray:
+        """Join the phrases in tokenized sentences, pass after pass (gensim ``FrozenPhrases``).
+
+        Parameters
+        ----------
+        sentences : pyarrow.ListArray or ChunkedArray of list<string>
+            [S] tokenized sentences (no null tokens).
+        passes : int, optional
+            Apply only the first ``passes`` passes (default: all).
+
+        Returns
+        -------
+        pyarrow.ListArray
+            list<string> [S]: the same sentences with each detected phrase as one token (the
+            phrase string); same number of sentences, in order.
+
+        Raises
+        ------
+        TypeError
+            ``sentences`` is not a list array, or holds null tokens.
+        """
+        out = _list_array(sentences)
+        for i in range(len(self.passes) if passes is None else passes):
+            out = self._apply_pass(out, i)
+        return out
+
+    def _apply_pass(self, sentences, i: int) -> pa.ListArray:
+        values, offsets = _flatten(sentences)
+        t = self._table(i)
+        if len(values) == 0 or len(t.phrases) == 0:
+            return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
+        data, toff = _string_buffers(values)
+        delim = np.frombuffer(self.delimiter.encode("utf-8"), dtype=np.uint8)
+        ch, cd, co = self._connector_arrays()
+        out, out_off = _apply_kernel(data, toff, offsets, ch, cd, co, delim, t.table, t.bits, t.hash, t.data, t.off)
+        n = len(values)
+        idx = np.where(out >= 0, out, n - 1 - out)
+        tokens = pa.concat_arrays([values, t.phrases]).take(pa.array(idx))
+        if out_off[-1] < 2**31:
+            return pa.ListArray.from_arrays(pa.array(out_off.astype(np.int32)), tokens)
+        return pa.LargeListArray.from_arrays(pa.array(out_off), tokens)
+
+    # ---- persistence
+
+    def to_table(self) -> pa.Table:
+        """All passes as one table: ``phrase``, ``score``, ``count`` and ``pass`` (int32, from 1).
+
+        The parameters are in the schema metadata (``w2v.phrases.*``), so :meth:`from_table`
+        restores the model.
+        """
+        parts = [t.append_column("pass", pa.array(np.full(t.num_rows, i + 1, np.int32)))
+                 for i, t in enumerate(self.passes)]
+        schema = PHRASE_SCHEMA.append(pa.field("pass", pa.int32()))
+        table = pa.concat_tables(parts) if parts else schema.empty_table()
+        meta = {"w2v.phrases.delimiter": self.delimiter, "w2v.phrases.scoring": self.scoring,
+                "w2v.phrases.threshold": repr(float(self.threshold)), "w2v.phrases.min_count": str(int(self.min_count)),
+                "w2v.phrases.connector_words": "\n".join(sorted(self.connector_words)),
+                "w2v.phrases.passes": str(len(self.passes))}
+        return table.replace_schema_metadata(meta)
+
+    @classmethod
+    def from_table(cls, table: pa.Table, origin: str = "table") -> "PhraseModel":
+        """Inverse of :meth:`to_table`.
+
+        Raises
+        ------
+        CorpusError
+            A column is missing (the message names ``origin``).
+        """
+        missing = [c for c in ("phrase", "score", "count") if c not in table.column_names]
+        if missing:
+            raise CorpusError(f"{origin}: not a phrase model (missing column {missing[0]})")
+        md = {k.decode(): v.decode() for k, v in (table.schema.metadata or {}).items()}
+        n_passes = int(md.get("w2v.phrases.passes", 1))
+        if "pass" in table.column_names:
+            p = table.column("pass").to_numpy()
+            n_passes = max(n_passes, int(p.max()) if p.size else 0)
+            passes = [table.filter(pa.array(p == i + 1)) for i in range(n_passes)]
+        else:
+            passes = [table]
+        conn = md.get("w2v.phrases.connector_words", "")
+        return cls(passes, frozenset(w for w in conn.split("\n") if w), md.get("w2v.phrases.delimiter", "_"),
+                   md.get("w2v.phrases.scoring", "default"), float(md.get("w2v.phrases.threshold", "10.0")),
+                   int(md.get("w2v.phrases.min_count", "5")))
+
+    def write_parquet(self, url: str, storage_options: dict | None = None) -> None:
+        """Write :meth:`to_table` to ``url`` (``phrases.parquet``).
+
+        Raises
+        ------
+        W2VError
+            The file cannot be written (message names ``url``).
+        """
+        try:
+            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+            with fs.open(path, "wb") as f:
+                pq.write_table(self.to_table(), f)
+        except Exception as exc:
+            raise W2VError(f"cannot write phrases {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+
+    @classmethod
+    def read_parquet(cls, url: str, storage_options: dict | None = None) -> "PhraseModel":
+        """Read a model written by :meth:`write_parquet`.
+
+        Raises
+        ------
+        CorpusError
+            The file cannot be read or is not a phrase model (message names ``url``).
+        """
+        try:
+            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+            with fs.open(path, "rb") as f:
+                table = pq.read_table(f)
+        except Exception as exc:
+            raise CorpusError(f"cannot read phrases {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+        return cls.from_table(table, origin=url)
+
+
+# --------------------------------------------------------------------------------------------
+# Dask stage
+
+
+def _buckets(table: pa.Table, n: int) -> list[pa.Table]:
+    """Split a count table into ``n`` tables by a hash of the key (same key, same bucket)."""
+    if n == 1:
+        return [table]
+    corpus_words = _meta_int(table, _CORPUS_WORDS) or 0
+    min_reduce = _meta_int(table, _MIN_REDUCE) or 1
+    data, off = _string_buffers(table.column("word").combine_chunks())
+    h, _ = _hash_strings(data, off)
+    b = ((h * _MIX) >> np.uint64(33)) % np.uint64(n)
+    order = np.argsort(b, kind="stable")
+    bounds = np.searchsorted(b[order], np.arange(n + 1, dtype=np.uint64))
+    sorted_ = table.take(pa.array(order))
+    return [_with_meta(sorted_.slice(bounds[i], bounds[i + 1] - bounds[i]), corpus_words if i == 0 else 0, min_reduce)
+            for i in range(n)]
+
+
+def _count_part(part, storage_options, tokenize_options: dict, model, connectors, delimiter,
+                max_vocab_size, split_out: int = 1) -> list[pa.Table]:
+    """Worker task: (read and tokenize a Shard,) apply the earlier passes, count the candidates.
+
+    Returns ``split_out`` count tables, split by a hash of the key.
+    """
+    if isinstance(part, Shard):
+        sentences = read_tokenize(part, storage_options, **tokenize_options, phrases=model)
+    else:
+        sentences = part if model is None else model.apply(part)
+    table = count_phrase_candidates(sentences, connectors, delimiter)
+    if max_vocab_size is not None:
+        table = merge_counts([table], max_vocab_size)
+    return _buckets(table, split_out)
+
+
+def _finish_bucket(tables, max_vocab_size, min_count, delimiter) -> dict:
+    """Worker task: the last merge of one bucket, reduced to what scoring needs (:func:`_finish`)."""
+    return _finish(merge_counts(tables, max_vocab_size), min_count, delimiter)
+
+
+def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_count: int = 5,
+                  threshold: float = 10.0, scoring: str = "default", connector_words=frozenset(),
+                  delimiter: str = "_", passes: int = 1, max_vocab_size: int | None = None,
+                  token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True,
+                  max_sentence_length: int = 10000, split_every: int = 16, split_out: int = 4, client=None,
+                  progress: bool = False, timings: dict | None = None) -> PhraseModel:
+    """Learn a phrase model from all partitions with Dask (gensim ``Phrases`` semantics).
+
+    Each pass is one reduction: a task per partition reads and tokenizes it, applies the passes
+    learned so far, counts its unigrams and spans (:func:`count_phrase_candidates`) and splits
+    the count table into ``split_out`` buckets by a hash of the key; each bucket is summed
+    ``split_every`` tables at a time by :func:`w2v_dist.vocab.merge_counts` (the buckets in
+    parallel); the last merge of a bucket keeps only what scoring needs (its number of keys, the
+    keys without the delimiter, and the keys with it and a count of at least ``min_count``), and
+    the caller scores those exactly as :func:`score_phrases` scores the whole table.
+
+    Parameters
+    ----------
+    shards : sequence of Shard, or of tokenized partitions
+        Partitions from :func:`~w2v_dist.corpus.discover_shards`, read and tokenized by the
+        tasks; or partitions already tokenized (list<string> arrays, or Dask futures / delayed
+        objects of them, e.g. persisted on the workers), used as they are.
+    storage_options : dict, optional
+        Passed to fsspec on the workers.
+    min_count, threshold, scoring, delimiter
+        As :func:`score_phrases` (gensim's defaults: 5, 10.0, "default", "_").
+    connector_words : spec or iterable of str
+        As :func:`connector_set` (e.g. ``"english"``).
+    passes : int
+        Learn-and-apply passes (2 gives phrases of up to 4 words).
+    max_vocab_size : int, optional
+        Bound on the rows (unigrams + spans) of every partial count table, as gensim's
+        ``max_vocab_size`` (gensim's default is 40M; here no bound by default): a partition's
+        table is pruned to ``max_vocab_size`` keys before it is split, and each bucket's merges
+        to ``ceil(max_vocab_size / split_out)`` keys, so no table ever holds more than
+        ``max_vocab_size`` keys.  Pruning is :func:`~w2v_dist.vocab.merge_counts`'s: keys with a
+        count below a rising threshold ``min_reduce`` are dropped.  What pruning changes: counts of rare keys
+        become underestimates or zero, so some phrases are lost, scores of surviving phrases can
+        change (fewer rows means a smaller ``len_vocab`` for the default scorer) and the result
+        depends on the partitioning (gensim's depends on sentence order the same way).  Memory:
+        a partition task holds its partition plus its own distinct keys (at most about two per
+        token); a merge task holds at most ``split_every`` tables of at most
+        ``max_vocab_size / split_out`` keys and their sum; so the memory of learning does not
+        grow with the corpus (measured in ``benchmarks/README.md``: 1.9 GiB for the whole
+        2-worker cluster on 160M tokens with ``max_vocab_size=1_000_000``, 0.7 GiB of it the idle
+        cluster).
+    token_pattern, lowercase, max_sentence_length
+        Tokenization, as :func:`~w2v_dist.corpus.tokenize`.
+    split_every : int
+        Fan-in of the reduction tree (>= 2).
+    split_out : int
+        Number of hash buckets reduced in parallel (>= 1).
+    client : distributed.Client, optional
+        Run there (default: dask's current scheduler).
+    progress : bool
+        With a client, show distributed's progress bar.
+    timings : dict, optional
+        Filled with the wall seconds of each pass (``pass1``, ...).
+
+    Returns
+    -------
+    PhraseModel
+
+    Raises
+    ------
+    ConfigError
+        A parameter is out of range.
+    CorpusError
+        No partitions, or a partition cannot be read.
+    """
+    import dask
+
+    shards = list(shards)
+    if not shards:
+        raise CorpusError("no input partitions to learn phrases from")
+    if split_every < 2:
+        raise ConfigError(f"split_every={split_every!r}: must be >= 2")
+    if not isinstance(passes, (int, np.integer)) or passes < 1:
+        raise ConfigError(f"phrase_passes={passes!r}: must be an integer >= 1")
+    _check_params(min_count, threshold, scoring, delimiter, max_vocab_size)
+    connectors = connector_set(connector_words)
+    tok = {"token_pattern": token_pattern, "lowercase": lowercase, "max_sentence_length": max_sentence_length}
+    from .corpus import tokenize as _tokenize
+
+    _tokenize(pa.array([], pa.string()), **tok)  # check the options once, on the caller
+    so = dict(storage_options or {})
+    model = PhraseModel([], connectors, delimiter, scoring, float(threshold), int(min_count))
+    if split_out < 1:
+        raise ConfigError(f"split_out={split_out!r}: must be >= 1")
+    bucket_bound = None if max_vocab_size is None else -(-max_vocab_size // split_out)
+    count = dask.delayed(_count_part, pure=False, nout=split_out)
+    merge = dask.delayed(merge_counts, pure=False)
+    finish = dask.delayed(_finish_bucket, pure=False)
+    for p in range(passes):
+        t0 = time.perf_counter()
+        job = uuid.uuid4().hex[:12]
+        prior = model if model.passes else None
+        leaves = [count(s, so, tok, prior, connectors, delimiter, max_vocab_size, split_out,
+                        dask_key_name=f"w2v-phrase-count-{job}-{i}") for i, s in enumerate(shards)]
+        finals = []
+        for b in range(split_out):
+            level = [leaf[b] for leaf in leaves]
+            depth = 0
+            while len(level) > split_every:
+                depth += 1
+                level = [merge(level[i:i + split_every], bucket_bound,
+                               dask_key_name=f"w2v-phrase-merge-{job}-{b}-{depth}-{j}")
+                         for j, i in enumerate(range(0, len(level), split_every))]
+            finals.append(finish(level, bucket_bound, min_count, delimiter, dask_key_name=f"w2v-phrase-final-{job}-{b}"))
+        if client is not None:
+            futs = client.compute(finals)
+            if progress:
+                from distributed import progress as show_progress
+
+                show_progress(futs)
+            parts = client.gather(futs)
+        else:
+            parts = list(dask.compute(*finals))
+        table = _score(pa.concat_tables([x["candidates"] for x in parts]), pa.concat_tables([x["plain"] for x in parts]),
+                       sum(x["rows"] for x in parts), sum(x["corpus_words"] for x in parts), min_count=min_count,
+                       threshold=threshold, scoring=scoring, delimiter=delimiter)
+        model = model.with_pass(table)
+        if timings is not None:
+            timings[f"pass{p + 1}"] = time.perf_counter() - t0
+    return model
