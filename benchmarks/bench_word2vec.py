@@ -17,18 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-import psutil
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SHARED, cpu_model, measure, tokenize_to_file  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("W2V_SHARED", ROOT.parent / "shared"))
 EVAL = ROOT / "data" / "eval"
 PARAMS = dict(negative=5, window=5, vector_size=100, min_count=5, sample=1e-3, epochs=5)
 MODELS = {
@@ -37,34 +34,6 @@ MODELS = {
     "sg-hs": dict(sg=1, alpha=0.025, hs=1, negative=0),
     "cbow-hs": dict(sg=0, alpha=0.05, hs=1, negative=0),
 }
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def tokenize_to_file(inputs: list[str], path: Path) -> int:
-    """Write the corpus as w2v-dist tokenizes it; returns the token count."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    from w2v_dist.corpus import discover_shards, read_tokenize
-
-    n = 0
-    with open(path, "w", encoding="utf-8") as fh:
-        for shard in discover_shards(inputs):
-            sents = read_tokenize(shard)
-            lines = pc.binary_join(sents, " ")
-            n += int(np.asarray(pc.list_value_length(sents)).sum())
-            fh.write("\n".join(lines.to_pylist()))
-            fh.write("\n")
-    return n
 
 
 def run_gensim(model: str, corpus_file: str, out: str, seed: int) -> dict:
@@ -120,35 +89,6 @@ def child(args) -> None:
     else:
         res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads)
     print("RESULT " + json.dumps(res))
-
-
-def measure(cmd: list[str]) -> tuple[dict, float, float]:
-    """Run a child; return its RESULT dict, wall seconds and peak tree RSS in MiB."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    peak = 0
-    stop = threading.Event()
-
-    def sample():
-        nonlocal peak
-        ps = psutil.Process(proc.pid)
-        while not stop.is_set():
-            try:
-                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-                peak = max(peak, rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, _ = proc.communicate()
-    stop.set()
-    th.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}")
-    line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[7:]), time.perf_counter() - t0, peak / 2**20
 
 
 def main() -> None:

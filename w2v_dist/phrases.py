@@ -44,15 +44,14 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import fsspec
 import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .corpus import DEFAULT_TOKEN_PATTERN, Shard, read_tokenize
-from .errors import ConfigError, CorpusError, W2VError
+from .errors import ConfigError, CorpusError
+from .storage import read_parquet_table, write_parquet_table
 from .vocab import _CORPUS_WORDS, _MIN_REDUCE, _meta_int, _with_meta, merge_counts
 
 __all__ = [
@@ -675,12 +674,7 @@ class PhraseModel:
         W2VError
             The file cannot be written (message names ``url``).
         """
-        try:
-            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-            with fs.open(path, "wb") as f:
-                pq.write_table(self.to_table(), f)
-        except Exception as exc:
-            raise W2VError(f"cannot write phrases {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+        write_parquet_table(url, self.to_table(), storage_options, "phrases")
 
     @classmethod
     def read_parquet(cls, url: str, storage_options: dict | None = None) -> "PhraseModel":
@@ -691,12 +685,7 @@ class PhraseModel:
         CorpusError
             The file cannot be read or is not a phrase model (message names ``url``).
         """
-        try:
-            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-            with fs.open(path, "rb") as f:
-                table = pq.read_table(f)
-        except Exception as exc:
-            raise CorpusError(f"cannot read phrases {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+        table = read_parquet_table(url, storage_options, "phrases")
         return cls.from_table(table, origin=url)
 
 

@@ -110,3 +110,59 @@ def merge_storage_options(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
     for layer in layers:
         out.update(layer or {})
     return out
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+
+
+def write_parquet_table(url: str, table, storage_options: Mapping | None = None, what: str = "table") -> None:
+    """Write a pyarrow Table as one Parquet file at ``url`` (any fsspec URL or local path).
+
+    Parameters
+    ----------
+    url : str
+        Destination file (overwritten if it exists).
+    table : pyarrow.Table
+    storage_options : mapping, optional
+        Passed to fsspec.
+    what : str
+        What the file holds, for the error message (``"vocabulary"``, ``"phrases"``).
+
+    Raises
+    ------
+    W2VError
+        The file cannot be written: ``"cannot write <what> <url>: <reason>"``.
+    """
+    import fsspec
+    import pyarrow.parquet as pq
+
+    from .errors import W2VError
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        with fs.open(path, "wb") as f:
+            pq.write_table(table, f)
+    except Exception as exc:
+        raise W2VError(f"cannot write {what} {url}: {_one_line(exc)}") from exc
+
+
+def read_parquet_table(url: str, storage_options: Mapping | None = None, what: str = "table"):
+    """Read one Parquet file at ``url`` (any fsspec URL or local path) into a pyarrow Table.
+
+    Raises
+    ------
+    CorpusError
+        The file cannot be read or is not Parquet: ``"cannot read <what> <url>: <reason>"``.
+    """
+    import fsspec
+    import pyarrow.parquet as pq
+
+    from .errors import CorpusError
+
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+        with fs.open(path, "rb") as f:
+            return pq.read_table(f)
+    except Exception as exc:
+        raise CorpusError(f"cannot read {what} {url}: {_one_line(exc)}") from exc

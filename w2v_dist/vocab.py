@@ -19,14 +19,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import fsspec
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from .corpus import DEFAULT_TOKEN_PATTERN, Shard, read_tokenize
-from .errors import ConfigError, CorpusError, W2VError
+from .errors import ConfigError, CorpusError
+from .storage import read_parquet_table, write_parquet_table
 
 __all__ = [
     "count_tokens",
@@ -329,12 +328,7 @@ class Vocab:
         W2VError
             The file cannot be written (message names ``url``).
         """
-        try:
-            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-            with fs.open(path, "wb") as f:
-                pq.write_table(self.to_table(), f)
-        except Exception as exc:
-            raise W2VError(f"cannot write vocabulary {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+        write_parquet_table(url, self.to_table(), storage_options, "vocabulary")
 
     @classmethod
     def read_parquet(cls, url: str, storage_options: dict | None = None) -> "Vocab":
@@ -357,12 +351,7 @@ class Vocab:
         CorpusError
             The file cannot be read or lacks the ``word`` / ``count`` columns (message names ``url``).
         """
-        try:
-            fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
-            with fs.open(path, "rb") as f:
-                table = pq.read_table(f)
-        except Exception as exc:
-            raise CorpusError(f"cannot read vocabulary {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+        table = read_parquet_table(url, storage_options, "vocabulary")
         if "word" not in table.column_names or "count" not in table.column_names:
             raise CorpusError(f"{url}: not a vocabulary file (needs columns word, count; has {', '.join(table.column_names)})")
         words = _string_column(table.column("word")).combine_chunks()
