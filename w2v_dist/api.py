@@ -23,7 +23,7 @@ from .training.driver import TrainResult, train_vectors
 
 def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output: str | None = None,
             storage_options: dict | None = None, overwrite: bool = False, progress: bool = True,
-            processes: bool = True) -> TrainResult:
+            processes: bool = True, resume: bool = False) -> TrainResult:
     """Train, evaluate (when the config names evaluation files) and write the outputs.
 
     Parameters
@@ -42,6 +42,9 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
         Replace a model already in ``output``.
     processes : bool
         With no client: worker processes (True) or threads of this process (False).
+    resume : bool
+        Continue from the newest complete checkpoint in ``config.checkpoint`` (default
+        ``OUTPUT/_checkpoint``), see :func:`w2v_dist.training.driver.train_vectors`.
 
     Returns
     -------
@@ -58,16 +61,22 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     config.validate()
     if output:
         check_output(output, storage_options, overwrite)
+    ckpt_url = config.checkpoint or (f"{output.rstrip('/')}/_checkpoint" if output else None)
+    if ckpt_url and not resume and config.checkpoint_every:
+        from .training.checkpoint import check_fresh
+
+        check_fresh(ckpt_url, storage_options, overwrite)
     # Bad inputs (missing path, empty glob, unknown Parquet column) fail here, before a cluster starts.
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
-                             blocksize=config.blocksize)
+                             blocksize=config.blocksize, on_bad_shard=config.on_bad_shard)
     if client is None:
         from .cluster import dask_client
 
         with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
-                           overwrite=overwrite, progress=progress)
-    result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards)
+                           overwrite=overwrite, progress=progress, resume=resume)
+    result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards,
+                           checkpoint_url=ckpt_url, resume=resume)
     if config.analogies or config.word_pairs:
         result.metrics["evaluation"] = evaluate(result.wv, analogies=config.analogies,
                                                 word_pairs=config.word_pairs,
@@ -79,7 +88,7 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
 
 def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None,
           storage_options: dict | None = None, overwrite: bool = False, progress: bool = False,
-          **params) -> TrainResult:
+          resume: bool = False, **params) -> TrainResult:
     """Train word2vec with gensim's parameter names; return vectors, vocabulary and metrics.
 
     Parameters
@@ -90,6 +99,8 @@ def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None
         Cluster to use; default a LocalCluster shaped by ``workers``/``threads_per_worker``.
     output : str, optional
         Also write the four output files there.
+    resume : bool
+        Continue from the newest complete checkpoint (``checkpoint``, default ``output/_checkpoint``).
     **params
         Any :class:`w2v_dist.config.Config` field: ``sg``, ``negative``, ``window``,
         ``vector_size``, ``min_count``, ``sample``, ``alpha``, ``min_alpha``, ``epochs``,
@@ -109,4 +120,4 @@ def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None
     """
     config = Config.from_dict(params)
     return run_job(inputs, config, client=client, output=output, storage_options=storage_options,
-                   overwrite=overwrite, progress=progress)
+                   overwrite=overwrite, progress=progress, resume=resume)

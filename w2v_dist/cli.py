@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", metavar="INPUT", help="URLs or globs (local, s3://, gs://, abfs://, memory://)")
     t.add_argument("--output", "-o", required=True, help="output folder URL")
     t.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
+    t.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     t.add_argument("--storage-option", action="append", metavar="KEY=VALUE", help="fsspec storage option (repeatable)")
     _add_config_options(t)
 
@@ -94,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("pipeline", help="pipeline TOML file (see pipelines/)")
     r.add_argument("--output", "-o", help="override the output URL")
     r.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
+    r.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. --set epochs=3")
     r.add_argument("--scheduler", help="address of an existing Dask scheduler")
 
@@ -112,11 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_training(inputs, output, config: Config, storage_options, overwrite, quiet) -> int:
+def _run_training(inputs, output, config: Config, storage_options, overwrite, quiet, resume=False) -> int:
     from .api import run_job
 
     result = run_job(inputs, config, output=output, storage_options=storage_options, overwrite=overwrite,
-                     progress=not quiet)
+                     progress=not quiet, resume=resume)
     m = result.metrics
     if not quiet:
         print(f"vocabulary {m['vocab_size']:,} words from {m['corpus_words']:,} tokens; "
@@ -141,14 +143,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             config = Config.from_dict(_given(args))
             return _run_training(args.inputs, args.output, config, _storage_options(args.storage_option),
-                                 args.overwrite, args.quiet)
+                                 args.overwrite, args.quiet, args.resume)
         if args.command == "run":
             overrides = _parse_set(args.set)
             if args.scheduler:
                 overrides["scheduler"] = args.scheduler
             pipe = load_pipeline(args.pipeline, overrides)
             return _run_training(pipe.inputs, args.output or pipe.output, pipe.config, pipe.storage_options,
-                                 args.overwrite or pipe.overwrite, args.quiet)
+                                 args.overwrite or pipe.overwrite, args.quiet, args.resume)
         if args.command == "evaluate":
             from .evaluation import evaluate
             from .vectors import WordVectors

@@ -175,7 +175,7 @@ def tokenize(lines, *, token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bo
 
 
 def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pattern: str = DEFAULT_TOKEN_PATTERN,
-                  lowercase: bool = True, max_sentence_length: int = 10000) -> pa.ListArray:
+                  lowercase: bool = True, max_sentence_length: int = 10000, stats: dict | None = None) -> pa.ListArray:
     """Read one partition and tokenize it: ``tokenize(read_lines(shard, storage_options), ...)``.
 
     Parameters
@@ -186,6 +186,8 @@ def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pa
         Passed to fsspec.
     token_pattern, lowercase, max_sentence_length
         As for :func:`tokenize`.
+    stats : dict, optional
+        Passed to :func:`~w2v_dist.corpus.read_lines` (counts invalid UTF-8 replacements).
 
     Returns
     -------
@@ -203,5 +205,5 @@ def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pa
         raise ConfigError(f"max_sentence_length={max_sentence_length!r}: must be an integer >= 1")
     if not (token_pattern is None or token_pattern == DEFAULT_TOKEN_PATTERN):
         _check_pattern(token_pattern)
-    return tokenize(read_lines(shard, storage_options), token_pattern=token_pattern, lowercase=lowercase,
+    return tokenize(read_lines(shard, storage_options, stats), token_pattern=token_pattern, lowercase=lowercase,
                     max_sentence_length=max_sentence_length)
