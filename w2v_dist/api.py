@@ -18,7 +18,7 @@ from .config import Config
 from .corpus import discover_shards
 from .evaluation import evaluate
 from .output import check_output, write_outputs
-from .training.driver import TrainResult, train_vectors
+from .training.driver import TrainResult, drop_empty, train_vectors
 
 
 def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output: str | None = None,
@@ -69,6 +69,7 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     # Bad inputs (missing path, empty glob, unknown Parquet column) fail here, before a cluster starts.
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
                              blocksize=config.blocksize, on_bad_shard=config.on_bad_shard)
+    drop_empty(shards)  # nothing but empty files: an error now
     if client is None:
         from .cluster import dask_client
 

@@ -111,6 +111,23 @@ def training_tables(counts: np.ndarray, config: Config) -> dict[str, np.ndarray]
     return tables
 
 
+def drop_empty(shards: Sequence) -> tuple[list, list[str]]:
+    """The shards without the empty files (0 bytes), and the sorted URLs of those files.
+
+    Raises
+    ------
+    CorpusError
+        Every input file is empty.
+    """
+    from ..errors import CorpusError
+
+    empty = sorted({s.url for s in shards if s.kind == "text" and s.size == 0})
+    kept = [s for s in shards if not (s.kind == "text" and s.size == 0)]
+    if not kept:
+        raise CorpusError(f"every input file is empty ({len(empty)} file(s), e.g. {empty[0]})")
+    return kept, empty
+
+
 class _RoundFailed(Exception):
     """A worker was lost, or a task failed for a reason that is not the user's input."""
 
@@ -214,8 +231,6 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     W2VError
         ``resume`` without a complete checkpoint; checkpoint I/O failed; too many failures.
     """
-    from distributed import wait
-
     from . import checkpoint as ckpt
     from ..errors import ConfigError, CorpusError, W2VError as _W2VError
 
@@ -249,12 +264,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         total = sum(s.size for s in shards)
         bs = max(64 * 1024, min(config.blocksize, total // want + 1))
         shards = discover_shards(inputs, storage_options, blocksize=bs, **disc)
-    empty = sorted({s.url for s in shards if s.kind == "text" and s.size == 0})
-    shards = [s for s in shards if not (s.kind == "text" and s.size == 0)]
+    shards, empty = drop_empty(shards)
     if empty:
         log.warning("skipping %d empty input file(s), e.g. %s", len(empty), empty[0])
-    if not shards:
-        raise CorpusError(f"every input file is empty ({len(empty)} file(s), e.g. {empty[0]})")
     stage["discover"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -297,16 +309,45 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                                     pure=False, key=f"w2v-encode-{job}-{attempt[0]}-{i}") for i in mine[k]]
         return out
 
+    def rehost(reason: str) -> list[int]:
+        """Wait (a while) for the cluster to regain its size; give each lost replica a new host."""
+        deadline = time.monotonic() + _RESTART_WAIT_SECONDS
+        while True:
+            alive = _alive(client)
+            if len(alive) >= K or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        if not alive:
+            raise _W2VError(f"every Dask worker was lost ({reason})")
+        for a, wi in alive.items():
+            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
+        lost = [k for k in range(K) if hosts[k] not in alive]
+        for k in lost:
+            free = [a for a in sorted(alive) if a not in hosts]
+            hosts[k] = free[0] if free else min(sorted(alive), key=lambda a: sum(h == a for h in hosts))
+            log.warning("replica %d moves to %s; its shards are read again there", k, hosts[k])
+        return lost
+
     # Encode each shard on the worker that will train it; the result stays there for all epochs.
     t2 = time.perf_counter()
-    scatter_words()
-    parts = encode(range(K))
-    if progress:
-        from distributed import progress as show_progress
+    parts: dict[int, list] = {k: [] for k in range(K)}
+    for n_try in range(config.max_failures + 1):
+        try:
+            scatter_words()
+            parts = encode(range(K))
+            if progress:
+                from distributed import progress as show_progress
 
-        show_progress([f for k in range(K) for f in parts[k]])
-    infos_k = _gather(client, [client.submit(W.partition_info, f, workers=[hosts[k]], pure=False)
-                               for k in range(K) for f in parts[k]], hosts, "encoding")
+                show_progress([f for k in range(K) for f in parts[k]])
+            infos_k = _gather(client, [client.submit(W.partition_info, f, workers=[hosts[k]], pure=False)
+                                       for k in range(K) for f in parts[k]], hosts, "encoding")
+            break
+        except _RoundFailed as exc:
+            if n_try == config.max_failures:
+                raise _W2VError(f"giving up after {n_try + 1} failures while encoding: {exc}") from exc
+            log.warning("encoding failed (%s); encoding again", exc)
+            client.cancel([f for k in range(K) for f in parts[k]])
+            rehost(str(exc))
     infos = dict(zip([i for k in range(K) for i in mine[k]], infos_k))
     W_k = {k: sum(infos[i]["words"] for i in mine[k]) for k in range(K)}
     skipped = [{"url": infos[i]["url"], "error": infos[i]["error"]} for i in sorted(infos) if infos[i]["error"]]
@@ -347,8 +388,6 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                                pure=False) for k in range(K)]
         _gather(client, inits, hosts, "creating replicas")
 
-    make_replicas()
-    stage["init"] = time.perf_counter() - t3
 
     merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
@@ -408,24 +447,10 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
 
     def _recover_once(reason: str):
         nonlocal mats, r, done, effective, updates
-        deadline = time.monotonic() + _RESTART_WAIT_SECONDS
-        while True:
-            alive = _alive(client)
-            if len(alive) >= K or time.monotonic() > deadline:
-                break
-            time.sleep(0.25)
-        if not alive:
-            raise _W2VError(f"every Dask worker was lost ({reason})")
-        for a, wi in alive.items():
-            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
-        lost = [k for k in range(K) if hosts[k] not in alive]
-        for k in lost:
-            free = [a for a in sorted(alive) if a not in hosts]
-            hosts[k] = free[0] if free else min(
-                sorted(alive), key=lambda a: sum(W_k[j] for j in range(K) if hosts[j] == a))
-            log.warning("replica %d moves to %s; its shards are read again there", k, hosts[k])
+        lost = rehost(reason)
         if lost:
-            client.cancel([f for k in lost for f in parts[k]] + [fut_state["words"]])
+            # (never cancel the old vocabulary future: the survivors' encoded shards depend on it)
+            client.cancel([f for k in lost for f in parts[k]])
             scatter_words()
             parts.update(encode(lost))
             again = _gather(client, [client.submit(W.partition_words, f, workers=[hosts[k]], pure=False)
@@ -444,6 +469,11 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
 
     t_train = time.perf_counter()
     try:
+        try:
+            make_replicas()
+        except _RoundFailed as exc:
+            recover(str(exc))
+        stage["init"] = time.perf_counter() - t3
         while True:  # the rounds, then (one worker) the fetch of the replica
             while r < n_rounds:
                 epoch, j = divmod(r, R)
