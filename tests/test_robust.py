@@ -366,3 +366,10 @@ def test_killed_worker_process_the_run_completes(tmp_path, small_corpus, workers
     write_outputs(str(out), res.wv, res.vocab, m)
     assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == [
         "metrics.json", "vectors.bin", "vectors.txt", "vocab.parquet"]
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, capsys, good_text):
+    out = tmp_path / "model"
+    _one_error(*_cli(capsys, "train", str(good_text / "a.txt"), "--output", str(out), "--resume",
+                     "--checkpoint-every", "2"), "--resume", "_checkpoint")
+    assert not (out / "vectors.bin").exists()

@@ -16,6 +16,7 @@ from typing import Sequence
 
 from .config import Config
 from .corpus import discover_shards
+from .errors import W2VError
 from .evaluation import evaluate
 from .output import check_output, write_outputs
 from .training.driver import TrainResult, drop_empty, train_vectors
@@ -62,10 +63,14 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     if output:
         check_output(output, storage_options, overwrite)
     ckpt_url = config.checkpoint or (f"{output.rstrip('/')}/_checkpoint" if output else None)
-    if ckpt_url and not resume and config.checkpoint_every:
-        from .training.checkpoint import check_fresh
+    from .training import checkpoint as ckpt
 
-        check_fresh(ckpt_url, storage_options, overwrite)
+    if resume and not ckpt_url:
+        raise W2VError("--resume needs an output or a checkpoint URL")
+    if resume and not ckpt.has_checkpoints(ckpt_url, storage_options):
+        raise W2VError(f"--resume: no complete checkpoint in {ckpt_url}")
+    if ckpt_url and not resume and config.checkpoint_every:
+        ckpt.check_fresh(ckpt_url, storage_options, overwrite)
     # Bad inputs (missing path, empty glob, unknown Parquet column) fail here, before a cluster starts.
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
                              blocksize=config.blocksize, on_bad_shard=config.on_bad_shard)
