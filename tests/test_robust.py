@@ -373,3 +373,39 @@ def test_resume_without_checkpoint_is_an_error(tmp_path, capsys, good_text):
     _one_error(*_cli(capsys, "train", str(good_text / "a.txt"), "--output", str(out), "--resume",
                      "--checkpoint-every", "2"), "--resume", "_checkpoint")
     assert not (out / "vectors.bin").exists()
+
+
+def test_driver_killed_resumes_with_the_cli(tmp_path, small_corpus):
+    """SIGKILL the whole `w2v-dist train` process group (driver and its LocalCluster) after its
+    first committed checkpoint; `w2v-dist train ... --resume` then completes, with the vectors of
+    an uninterrupted run (one single-thread worker: deterministic)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "model"
+    argv = [sys.executable, "-m", "w2v_dist.cli", "--quiet", "train", str(small_corpus), "--output", str(out),
+            "--workers", "1", "--threads-per-worker", "1", "--checkpoint-every", "2",
+            *[f"--{k.replace('_', '-')}={v}" for k, v in FAST.items()]]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ck = out / "_checkpoint"
+    try:
+        deadline = time.monotonic() + 120
+        while not list(ck.glob("ckpt-*/COMMIT")) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert list(ck.glob("ckpt-*/COMMIT")), proc.stderr.read().decode()
+    assert not (out / "vectors.bin").exists()  # killed before the end
+    done = subprocess.run(argv + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["resumed_from_round"] is not None and m["resumed_from_round"] >= 2
+    with dask_client(workers=1, threads_per_worker=1, processes=False) as client:
+        clean = w2v_dist.train([str(small_corpus)], client=client, **FAST)
+    assert m["rounds"] == clean.metrics["rounds"] and m["vocab_size"] == len(clean.wv)
+    got = w2v_dist.WordVectors.load_word2vec_format(str(out / "vectors.bin"))
+    assert got.index_to_key == clean.wv.index_to_key
+    np.testing.assert_allclose(got.vectors, clean.wv.vectors, atol=1e-5)

@@ -140,21 +140,36 @@ def _alive(client) -> dict:
     return client.scheduler_info()["workers"]
 
 
-def _gather(client, futs, hosts, what: str):
+def _gather(client, futs, hosts, what: str, progress: bool = False):
     """``client.gather(futs)``, but raise :class:`_RoundFailed` when a host leaves the cluster.
 
     A task restricted to a worker that died would wait forever (``no-worker``), so the futures
     are polled and the cluster's worker list checked between polls.  A task raising a
     :class:`W2VError` (the user's input) re-raises it; any other failure is a :class:`_RoundFailed`.
     """
+    hosts = set(hosts)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(futs), desc=what, unit="task", leave=True)
+    try:
+        return _poll(client, futs, hosts, what, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _poll(client, futs, hosts, what, bar):
     from distributed import wait
 
-    hosts = set(hosts)
     while True:
         try:
             wait(futs, timeout=_POLL_SECONDS)
         except Exception:  # noqa: BLE001 - distributed's TimeoutError (type differs across versions)
             pass
+        if bar is not None:
+            bar.update(sum(f.done() for f in futs) - bar.n)
         if all(f.done() for f in futs):
             try:
                 return client.gather(futs)
@@ -335,12 +350,10 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         try:
             scatter_words()
             parts = encode(range(K))
-            if progress:
-                from distributed import progress as show_progress
-
-                show_progress([f for k in range(K) for f in parts[k]])
+            # (no blocking distributed.progress here: it would wait forever for a lost worker's shards)
             infos_k = _gather(client, [client.submit(W.partition_info, f, workers=[hosts[k]], pure=False)
-                                       for k in range(K) for f in parts[k]], hosts, "encoding")
+                                       for k in range(K) for f in parts[k]], hosts, "encoding",
+                              progress=progress)
             break
         except _RoundFailed as exc:
             if n_try == config.max_failures:
