@@ -409,3 +409,47 @@ def test_driver_killed_resumes_with_the_cli(tmp_path, small_corpus):
     got = w2v_dist.WordVectors.load_word2vec_format(str(out / "vectors.bin"))
     assert got.index_to_key == clean.wv.index_to_key
     np.testing.assert_allclose(got.vectors, clean.wv.vectors, atol=1e-5)
+
+
+def test_resume_on_another_cluster_shape(tmp_path, good_text, inproc):
+    """Stopped with 2 workers, resumed with 1: training continues at the same progress (rounds are
+    re-cut for the new shape), with the checkpoint's vocabulary, and ends near the clean run."""
+    data = [str(good_text / "a.txt")]
+    cfg = dict(FAST, sync_every=5_000, checkpoint_every=4)
+    clean = w2v_dist.train(data, client=inproc, **dict(cfg, checkpoint_every=0))
+
+    def stop(stats):
+        if stats["round"] == 5:
+            raise _Stop
+
+    url = str(tmp_path / "ck")
+    with pytest.raises(_Stop):
+        train_vectors(inproc, data, Config(**cfg), progress=False, on_round=stop, checkpoint_url=url)
+    with dask_client(workers=1, threads_per_worker=1, processes=False) as one:
+        res = train_vectors(one, data, Config(**cfg), progress=False, checkpoint_url=url, resume=True)
+    m, c = res.metrics, clean.metrics
+    assert m["workers"] == 1 and m["resumed_from_round"] >= 1
+    assert res.wv.index_to_key == clean.wv.index_to_key
+    assert abs(m["effective_words"] - c["effective_words"]) / c["effective_words"] < 0.05
+
+    def last_epoch_loss(mm):
+        rs = [r for r in mm["round_stats"] if r["epoch"] == FAST["epochs"] - 1]
+        return sum(r["loss"] for r in rs) / sum(r["effective_words"] for r in rs)
+
+    assert abs(last_epoch_loss(m) - last_epoch_loss(c)) / last_epoch_loss(c) < 0.05
+
+
+@pytest.mark.parametrize("damage", ["truncate", "huge-header"])
+def test_hostile_vector_files_on_the_cli(tmp_path, capsys, damage):
+    """`w2v-dist evaluate/similar` on a truncated file or a header claiming 10^12 rows: one line,
+    exit 2, no crash and no huge allocation (the binary reader checks the header against the size)."""
+    from w2v_dist.vectors import WordVectors
+
+    path = tmp_path / "v.bin"
+    rng = np.random.default_rng(0)
+    WordVectors([f"w{i}" for i in range(50)], rng.standard_normal((50, 16)).astype(np.float32)
+                ).save_word2vec_format(str(path), binary=True)
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 2] if damage == "truncate" else b"1000000000000 16" + data[data.index(b"\n"):])
+    _one_error(*_cli(capsys, "similar", str(path), "w1"), "v.bin")
+    _one_error(*_cli(capsys, "evaluate", str(path)), "v.bin")
