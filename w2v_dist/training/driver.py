@@ -136,6 +136,22 @@ _POLL_SECONDS = 0.5
 _RESTART_WAIT_SECONDS = 30.0
 
 
+def _scatter_each(client, data, hosts) -> dict:
+    """Send ``data`` to every host, one copy each: ``{host: future}``.
+
+    Not ``scatter(broadcast=True)``: its replication loops forever when a target worker dies
+    during it (distributed's ``Scheduler.replicate`` waits for a copy on every worker it started
+    with).  A failure here is a :class:`_RoundFailed`.
+    """
+    out = {}
+    for h in sorted(set(hosts)):
+        try:
+            [out[h]] = client.scatter([data], workers=[h], hash=False)
+        except Exception as exc:  # noqa: BLE001 - a dead or unknown worker
+            raise _RoundFailed(f"sending data to {h}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+    return out
+
+
 def _alive(client) -> dict:
     return client.scheduler_info()["workers"]
 
@@ -312,14 +328,14 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     fut_state: dict[str, Any] = {}
 
     def scatter_words():
-        [fut_state["words"]] = client.scatter([vocab.words_array()], workers=hosts, broadcast=True, hash=False)
+        fut_state["words"] = _scatter_each(client, vocab.words_array(), hosts)
 
     def encode(ks) -> dict[int, list]:
         """Encode the shards of logical replicas ``ks`` on their hosts; their futures, in stream order."""
         attempt[0] += 1
         out = {}
         for k in ks:
-            out[k] = [client.submit(W.encode_shard, shards[i], storage_options, fut_state["words"], tok,
+            out[k] = [client.submit(W.encode_shard, shards[i], storage_options, fut_state["words"][hosts[k]], tok,
                                     config.on_bad_shard, workers=[hosts[k]], allow_other_workers=False,
                                     pure=False, key=f"w2v-encode-{job}-{attempt[0]}-{i}") for i in mine[k]]
         return out
@@ -393,14 +409,13 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""
         for key in ("mats", "tables"):
             if key in fut_state:
-                client.cancel([fut_state[key]])
-        [fut_state["mats"], fut_state["tables"]] = client.scatter([mats, tables], workers=sorted(set(hosts)),
-                                                                  broadcast=True, hash=False)
-        inits = [client.submit(W.init_replica, rid[k], fut_state["mats"], fut_state["tables"], params,
+                client.cancel(list(fut_state[key].values()))
+            fut_state[key] = _scatter_each(client, mats if key == "mats" else tables, hosts)
+        inits = [client.submit(W.init_replica, rid[k], fut_state["mats"][hosts[k]],
+                               fut_state["tables"][hosts[k]], params,
                                nthreads.get(hosts[k], 1), workers=[hosts[k]], allow_other_workers=False,
                                pure=False) for k in range(K)]
         _gather(client, inits, hosts, "creating replicas")
-
 
     merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
@@ -426,10 +441,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                         per_epoch, st["train_words"])
     resumed_from = r if saved is not None else None
     # Where a lost worker sends the run back to: the start of the round for several replicas (the
-    # central copy is the model), the last checkpoint (or start) for one replica (its copy is).
-    safe = {"r": r, "done": done, "effective": effective, "stats": len(round_stats), "mats": None}
-    if K == 1:
-        safe["mats"] = [m.copy() for m in mats]
+    # central copy is the model), the last checkpoint (or start) for one replica (its copy is the
+    # model; the driver's ``mats`` stay the initial, resumed or last checkpointed matrices then).
+    safe = {"r": r, "done": done, "effective": effective, "stats": len(round_stats)}
 
     bar = None
     if progress:
@@ -459,7 +473,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 reason = str(exc)
 
     def _recover_once(reason: str):
-        nonlocal mats, r, done, effective, updates
+        nonlocal r, done, effective, updates
         lost = rehost(reason)
         if lost:
             # (never cancel the old vocabulary future: the survivors' encoded shards depend on it)
@@ -471,7 +485,6 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             if sum(again) != sum(W_k[k] for k in lost):
                 raise _W2VError("a lost worker's shards gave different words when read again; inputs changed?")
         if K == 1:  # the lone replica was the model: back to the last checkpoint (or the start)
-            mats = [m.copy() for m in safe["mats"]]
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
         updates = {k: None for k in range(K)}
@@ -495,6 +508,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 words = sum(hi - lo for lo, hi in slices.values())
                 a0, a1 = alpha_at(done), alpha_at(done + words)
                 futs = []
+                pending = None
                 for k in range(K):
                     spec = {"word_lo": slices[k][0], "word_hi": slices[k][1], "alpha_start": a0,
                             "alpha_end": a1, "collect": K > 1,
@@ -518,8 +532,11 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                         upd.append((changed, m[changed]))
                     bytes_out = sum(rr.nbytes + v.nbytes for rr, v in upd) * K
                     bytes_back = sum(rr.nbytes + d.nbytes for x in results for rr, d in zip(x["rows"], x["deltas"]))
-                    [fut] = client.scatter([upd], workers=sorted(set(hosts)), broadcast=True, hash=False)
-                    updates = {k: fut for k in range(K)}
+                    try:
+                        sent = _scatter_each(client, upd, hosts)
+                        updates = {k: sent[hosts[k]] for k in range(K)}
+                    except _RoundFailed as exc:  # merged already: replicas are re-created from it below
+                        pending = str(exc)
                 merge_s = time.perf_counter() - t_m
                 done += words
                 eff = sum(x["effective_words"] for x in results)
@@ -535,6 +552,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 }
                 round_stats.append(stats)
                 r += 1
+                if pending:
+                    recover(pending)
+                    pending = None
                 if config.checkpoint_every and r % config.checkpoint_every == 0 and r < n_rounds:
                     if K == 1:  # the model lives in the replica: fetch it
                         try:
@@ -552,8 +572,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     ckpt.write(checkpoint_url, mats, vocab, json.loads(json.dumps(state, default=float)),
                                storage_options, run_id)
                     checkpoints += 1
-                    safe.update(r=r, done=done, effective=effective, stats=len(round_stats),
-                                mats=[m.copy() for m in mats] if K == 1 else None)
+                    safe.update(r=r, done=done, effective=effective, stats=len(round_stats))
                 if on_round:
                     on_round(stats)
                 if bar is not None:
@@ -577,7 +596,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
             log.debug("could not drop replicas of %s", job, exc_info=True)
-        client.cancel(encoded_all() + [f for f in fut_state.values()])
+        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()])
 
     syn0, syn1neg, syn1 = mats
     wv = WordVectors(vocab.words, syn0, vocab.counts)
