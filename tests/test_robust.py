@@ -310,7 +310,7 @@ def test_interrupted_run_resumes_to_the_uninterrupted_result(tmp_path, good_text
 # a worker process killed in the middle of training
 
 
-def _kill_soon(client, address, delay=0.05):
+def _kill_soon(client, address, delay=0.1):
     """Make the worker process at ``address`` exit abruptly ``delay`` seconds from now."""
     def die():
         import os as _os
@@ -323,7 +323,10 @@ def _kill_soon(client, address, delay=0.05):
 
         threading.Thread(target=go, daemon=True).start()
 
-    client.run(die, workers=[address])
+    try:
+        client.run(die, workers=[address])
+    except Exception:  # noqa: BLE001 - the worker may die before its reply arrives: that is the point
+        pass
 
 
 @pytest.mark.parametrize("workers", [2, 1])
