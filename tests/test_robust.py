@@ -456,3 +456,18 @@ def test_hostile_vector_files_on_the_cli(tmp_path, capsys, damage):
     path.write_bytes(data[:len(data) // 2] if damage == "truncate" else b"1000000000000 16" + data[data.index(b"\n"):])
     _one_error(*_cli(capsys, "similar", str(path), "w1"), "v.bin")
     _one_error(*_cli(capsys, "evaluate", str(path)), "v.bin")
+
+
+def test_checkpoint_by_time(tmp_path, good_text, inproc):
+    """checkpoint_minutes: a checkpoint whenever that much time has passed (here: after every round
+    but the last); only the newest two are kept, and the newest holds the central copy of that round."""
+    url = str(tmp_path / "ck")
+    res = train_vectors(inproc, [str(good_text / "a.txt")], Config(**dict(FAST, checkpoint_minutes=1e-9)),
+                        progress=False, checkpoint_url=url)
+    n = res.metrics["rounds"]
+    assert res.metrics["checkpoints_written"] == n - 1
+    assert sorted(p.name[:13] for p in (tmp_path / "ck").iterdir()) == [f"ckpt-{n - 2:08d}", f"ckpt-{n - 1:08d}"]
+    last = ckpt.latest(url)
+    assert last.state["rounds_done"] == n - 1 and last.vocab.words == res.vocab.words
+    assert last.mats[0].shape == res.wv.vectors.shape
+    assert not np.array_equal(last.mats[0], res.wv.vectors)  # one round before the end

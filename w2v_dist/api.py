@@ -69,7 +69,7 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
         raise W2VError("--resume needs an output or a checkpoint URL")
     if resume and not ckpt.has_checkpoints(ckpt_url, storage_options):
         raise W2VError(f"--resume: no complete checkpoint in {ckpt_url}")
-    if ckpt_url and not resume and config.checkpoint_every:
+    if ckpt_url and not resume and (config.checkpoint_every or config.checkpoint_minutes):
         ckpt.check_fresh(ckpt_url, storage_options, overwrite)
     # Bad inputs (missing path, empty glob, unknown Parquet column) fail here, before a cluster starts.
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,

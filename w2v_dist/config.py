@@ -80,6 +80,7 @@ class Config:
     max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")
     # --- checkpoints
     checkpoint_every: int = _f(0, "write a checkpoint every N rounds (0: never)", "checkpoint")
+    checkpoint_minutes: float = _f(0.0, "also write a checkpoint when this many minutes have passed since the last one (0: never)", "checkpoint")
     checkpoint: str | None = _f(None, "checkpoint folder URL (default: OUTPUT/_checkpoint)", "checkpoint")
     # --- evaluation
     analogies: str | None = _f(None, "analogy questions file (questions-words.txt format)", "evaluate")
@@ -126,7 +127,7 @@ class Config:
             bad("negative", "hs=0 and negative=0 leave nothing to train; set negative>0 or hs=1")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
-        for name in ("checkpoint_every", "max_failures"):
+        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures"):
             if getattr(self, name) < 0:
                 bad(name, "must be >= 0")
         if self.checkpoint is not None and not self.checkpoint:

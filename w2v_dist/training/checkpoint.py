@@ -42,7 +42,8 @@ _NAME = re.compile(r"^ckpt-(\d{8})-([0-9a-f]+)$")
 #: Parameters that may differ between a run and its resumption (they do not change the result, or
 #: only say where and how fast it runs).
 RESUMABLE_DIFFERENCES = frozenset({
-    "workers", "threads_per_worker", "scheduler", "checkpoint_every", "checkpoint", "max_failures",
+    "workers", "threads_per_worker", "scheduler", "checkpoint_every", "checkpoint_minutes", "checkpoint",
+    "max_failures",
     "analogies", "word_pairs", "restrict_vocab", "on_bad_shard", "blocksize",
 })
 

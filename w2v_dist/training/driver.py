@@ -268,7 +268,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     config.validate()
     storage_options = dict(storage_options or {})
     checkpoint_url = checkpoint_url or config.checkpoint
-    if (config.checkpoint_every or resume) and not checkpoint_url:
+    if (config.checkpoint_every or config.checkpoint_minutes or resume) and not checkpoint_url:
         raise ConfigError(f"checkpoint_every={config.checkpoint_every}: checkpoints need a folder; give an "
                           f"output or checkpoint URL")
     stage: dict[str, float] = {}
@@ -454,6 +454,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     failures = 0
     checkpoints = 0
     run_id = uuid.uuid4().hex[:8]
+    last_ckpt = [time.monotonic()]
     encoded_all = lambda: [f for k in range(K) for f in parts[k]]  # noqa: E731
 
     def recover(reason: str):
@@ -555,7 +556,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 if pending:
                     recover(pending)
                     pending = None
-                if config.checkpoint_every and r % config.checkpoint_every == 0 and r < n_rounds:
+                due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
+                    config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
+                if due and r < n_rounds:
                     if K == 1:  # the model lives in the replica: fetch it
                         try:
                             mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
@@ -572,6 +575,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     ckpt.write(checkpoint_url, mats, vocab, json.loads(json.dumps(state, default=float)),
                                storage_options, run_id)
                     checkpoints += 1
+                    last_ckpt[0] = time.monotonic()
                     safe.update(r=r, done=done, effective=effective, stats=len(round_stats))
                 if on_round:
                     on_round(stats)
