@@ -181,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"w2v-dist: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("w2v-dist: interrupted; nothing was written", file=sys.stderr)
+        print("w2v-dist: interrupted; no model was written (with checkpoints, continue with --resume)",
+              file=sys.stderr)
         return 130
     parser.error(f"unknown command {args.command}")
     return 2
