@@ -471,3 +471,29 @@ def test_checkpoint_by_time(tmp_path, good_text, inproc):
     assert last.state["rounds_done"] == n - 1 and last.vocab.words == res.vocab.words
     assert last.mats[0].shape == res.wv.vectors.shape
     assert not np.array_equal(last.mats[0], res.wv.vectors)  # one round before the end
+
+
+def test_lost_worker_not_replaced_its_share_moves_to_a_survivor(good_text, monkeypatch):
+    """A worker that leaves for good (retired, no nanny to restart it): after the wait for a
+    replacement, its replica and shards move to the surviving worker, which then trains both
+    replicas; each keeps its shards and seeds, so the result is the clean run's."""
+    from w2v_dist.training import driver
+
+    monkeypatch.setattr(driver, "_RESTART_WAIT_SECONDS", 0.5)
+    data = [str(good_text / "a.txt")]
+    cfg = Config(**dict(FAST, sync_every=5_000))
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        clean = train_vectors(client, data, cfg, progress=False)
+        victim = sorted(client.scheduler_info()["workers"])[-1]
+
+        def on_round(stats):
+            if stats["round"] == 3 and len(client.scheduler_info()["workers"]) == 2:
+                client.retire_workers([victim], close_workers=True)
+
+        res = train_vectors(client, data, cfg, progress=False, on_round=on_round)
+        left = sorted(client.scheduler_info()["workers"])
+    assert victim not in left and len(left) == 1
+    assert res.metrics["recovered_failures"] >= 1 and res.metrics["workers"] == 2
+    assert res.metrics["rounds"] == clean.metrics["rounds"]
+    assert res.wv.index_to_key == clean.wv.index_to_key
+    np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-5)
