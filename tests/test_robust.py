@@ -91,6 +91,11 @@ def test_output_in_a_read_only_location(capsys, good_text, tmp_path):
     assert not os.path.exists("/sys/w2v-dist-test-model")
 
 
+def test_output_with_an_unknown_protocol(tmp_path, capsys, good_text):
+    _one_error(*_cli(capsys, "train", str(good_text / "a.txt"), "--output", "nosuchproto://bucket/model"),
+               "nosuchproto://bucket/model")
+
+
 def test_output_check_leaves_nothing_behind(tmp_path):
     from w2v_dist.output import check_output
 
@@ -519,3 +524,23 @@ def test_lost_worker_not_replaced_its_share_moves_to_a_survivor(good_text, monke
     assert res.metrics["rounds"] == clean.metrics["rounds"]
     assert res.wv.index_to_key == clean.wv.index_to_key
     np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-5)
+
+
+def test_checkpoint_on_an_object_store_like_filesystem():
+    """memory:// has no real folders or renames, like an object store: write, find and prune."""
+    import fsspec
+
+    from w2v_dist.vocab import Vocab
+
+    url = "memory://robust-ck/run"
+    vocab = Vocab(["x", "y"], np.array([4, 2], np.int64), 6)
+    for r in (3, 6, 9):
+        ckpt.write(url, [np.full((2, 3), r, np.float32), np.zeros((2, 3), np.float32),
+                         np.zeros((1, 3), np.float32)], vocab, {"rounds_done": r}, run_id="dd")
+    fs = fsspec.filesystem("memory")
+    assert sorted(p.rsplit("/", 1)[1] for p in fs.ls("/robust-ck/run", detail=False)) == [
+        "ckpt-00000006-dd", "ckpt-00000009-dd"]
+    fs.rm("/robust-ck/run/ckpt-00000009-dd/COMMIT")  # as if the writer died before the marker
+    got = ckpt.latest(url)
+    assert got.state["rounds_done"] == 6 and float(got.mats[0][1, 2]) == 6.0
+    fs.rm("/robust-ck", recursive=True)

@@ -22,7 +22,10 @@ OUTPUT_FILES = ("vectors.txt", "vectors.bin", "vocab.parquet", "metrics.json")
 
 
 def _fs(url: str, storage_options: dict | None):
-    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    except Exception as exc:  # unknown protocol, missing filesystem package, bad options
+        raise W2VError(f"cannot open output {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     return fs, path.rstrip("/")
 
 
@@ -63,8 +66,9 @@ def _check_writable(fs, path: str, url: str) -> None:
     try:
         fs.makedirs(probe, exist_ok=True)
         fs.touch(f"{probe}/probe")
-    except OSError as exc:
-        why = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or type(exc).__name__)
+    except Exception as exc:  # OSError, or e.g. NotImplementedError of a read-only filesystem
+        why = "permission denied" if isinstance(exc, PermissionError) else (
+            getattr(exc, "strerror", None) or type(exc).__name__)
         raise W2VError(f"cannot write output {url}: {why} ({getattr(exc, 'filename', None) or parent})") from None
     finally:
         try:
