@@ -544,3 +544,16 @@ def test_checkpoint_on_an_object_store_like_filesystem():
     got = ckpt.latest(url)
     assert got.state["rounds_done"] == 6 and float(got.mats[0][1, 2]) == 6.0
     fs.rm("/robust-ck", recursive=True)
+
+
+def test_a_failing_task_is_raised_not_retried(good_text, inproc, monkeypatch):
+    """Only lost workers are survived: a task's own error (here a bug) is raised as it is (a retried
+    one would end as W2VError 'giving up after N failures')."""
+    from w2v_dist.training import worker
+
+    def broken(*args):
+        raise ZeroDivisionError("bug in a round")
+
+    monkeypatch.setattr(worker, "train_round", broken)
+    with pytest.raises(ZeroDivisionError, match="bug in a round"):
+        train_vectors(inproc, [str(good_text / "a.txt")], Config(**FAST), progress=False)

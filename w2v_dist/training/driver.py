@@ -136,6 +136,18 @@ _POLL_SECONDS = 0.5
 _RESTART_WAIT_SECONDS = 30.0
 
 
+def _retryable(exc: BaseException) -> bool:
+    """A task error that comes from losing a worker, not from the task: redo the round."""
+    try:
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover - moved in another distributed version
+        KilledWorker = ()  # noqa: N806
+    if KilledWorker and isinstance(exc, KilledWorker):
+        return True
+    # a restarted worker has no replica (worker.train_round), or lost a dependency's data
+    return isinstance(exc, RuntimeError) and str(exc).startswith("no replica of ")
+
+
 def _scatter_each(client, data, hosts) -> dict:
     """Send ``data`` to every host, one copy each: ``{host: future}``.
 
@@ -160,8 +172,10 @@ def _gather(client, futs, hosts, what: str, progress: bool = False):
     """``client.gather(futs)``, but raise :class:`_RoundFailed` when a host leaves the cluster.
 
     A task restricted to a worker that died would wait forever (``no-worker``), so the futures
-    are polled and the cluster's worker list checked between polls.  A task raising a
-    :class:`W2VError` (the user's input) re-raises it; any other failure is a :class:`_RoundFailed`.
+    are polled and the cluster's worker list checked between polls.  Losses (a host gone, a
+    future cancelled for lost dependencies, ``KilledWorker``, a replica missing on a restarted
+    worker) are a :class:`_RoundFailed`; any other task error (a :class:`W2VError` about the
+    input, or a bug) is raised as it is, never retried.
     """
     hosts = set(hosts)
     bar = None
@@ -187,11 +201,17 @@ def _poll(client, futs, hosts, what, bar):
         if bar is not None:
             bar.update(sum(f.done() for f in futs) - bar.n)
         if all(f.done() for f in futs):
+            for f in futs:
+                if f.status == "error":
+                    exc = f.exception()
+                    if _retryable(exc):
+                        raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+                    f.result()  # the task's own error (the input's, or a bug): raised as it is
             try:
                 return client.gather(futs)
             except W2VError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - lost data, killed worker, comm errors
+            except Exception as exc:  # noqa: BLE001 - cancelled for lost dependencies, comm errors
                 raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
         try:
             gone = hosts - set(_alive(client))
