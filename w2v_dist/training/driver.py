@@ -456,6 +456,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             r = round(r * R / int(st["rounds_per_epoch"]))
         done, effective = int(st["words_done"]), int(st["effective_words"])
         round_stats = list(st.get("round_stats", []))
+        if set(st.get("inputs", [])) != {s.url for s in shards}:
+            log.warning("resuming with other input files than the checkpoint's (%d now, %d then)",
+                        len({s.url for s in shards}), len(set(st.get("inputs", []))))
         if int(st.get("train_words", per_epoch)) != per_epoch:
             log.warning("the corpus has %d words per epoch, the checkpoint %d: the inputs changed",
                         per_epoch, st["train_words"])
