@@ -11,6 +11,10 @@ fetches at the end.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An e
 ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
+Failures.  A round is merged only once every replica's result is in; a lost worker makes the
+driver re-host the lost replica, encode its shards again and redo the round from the central copy
+(see :func:`train_vectors`).  Checkpoints: :mod:`w2v_dist.training.checkpoint`.
+
 Learning rate.  As word2vec.c, alpha decays linearly with *global* progress, the raw words of all
 workers over all epochs (``total = epochs * sum_k W_k``): ``alpha(p) = alpha - (alpha - min_alpha)
 * p / total``.  In a round every worker is given the rate at the round's start and end, since the
@@ -262,9 +266,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         ``invalid_utf8_replacements``, ``recovered_failures``, ``resumed_from_round``,
         ``checkpoints_written``.
 
-    Fault tolerance
-    ---------------
-    A round's results are merged only once every replica's result has arrived, so the central
+    Notes
+    -----
+    Fault tolerance.  A round's results are merged only once every replica's result has arrived, so the central
     copy never takes a half-applied merge.  When a worker is lost (or a round task fails for a
     reason other than the input), the driver waits up to 30 s for the cluster to regain its size
     (a nanny restarts a killed worker), gives each lost replica a worker (a fresh one, else the
