@@ -16,15 +16,16 @@ from typing import Sequence
 
 from .config import Config
 from .corpus import discover_shards
+from .errors import W2VError
 from .evaluation import evaluate
 from .output import check_output, write_outputs
-from .training.driver import TrainResult, train_vectors
+from .training.driver import TrainResult, drop_empty, train_vectors
 from .vectors import combine_vectors
 
 
 def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output: str | None = None,
             storage_options: dict | None = None, overwrite: bool = False, progress: bool = True,
-            processes: bool = True) -> TrainResult:
+            processes: bool = True, resume: bool = False) -> TrainResult:
     """Train, evaluate (when the config names evaluation files) and write the outputs.
 
     Parameters
@@ -43,6 +44,9 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
         Replace a model already in ``output``.
     processes : bool
         With no client: worker processes (True) or threads of this process (False).
+    resume : bool
+        Continue from the newest complete checkpoint in ``config.checkpoint`` (default
+        ``OUTPUT/_checkpoint``), see :func:`w2v_dist.training.driver.train_vectors`.
 
     Returns
     -------
@@ -60,9 +64,19 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     config.validate()
     if output:
         check_output(output, storage_options, overwrite)
+    ckpt_url = config.checkpoint or (f"{output.rstrip('/')}/_checkpoint" if output else None)
+    from .training import checkpoint as ckpt
+
+    if resume and not ckpt_url:
+        raise W2VError("--resume needs an output or a checkpoint URL")
+    if resume and not ckpt.has_checkpoints(ckpt_url, storage_options):
+        raise W2VError(f"--resume: no complete checkpoint in {ckpt_url}")
+    if ckpt_url and not resume and (config.checkpoint_every or config.checkpoint_minutes):
+        ckpt.check_fresh(ckpt_url, storage_options, overwrite)
     # Bad inputs (missing path, empty glob, unknown Parquet column) fail here, before a cluster starts.
     shards = discover_shards(inputs, storage_options, format=config.format, text_column=config.text_column,
-                             blocksize=config.blocksize)
+                             blocksize=config.blocksize, on_bad_shard=config.on_bad_shard)
+    drop_empty(shards)  # nothing but empty files: an error now
     if client is None:
         from .cluster import dask_client, make_security
 
@@ -73,11 +87,12 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
         security = make_security(config.tls_ca_file, config.tls_cert, config.tls_key)
         with dask_client(config.scheduler, config.workers, config.threads_per_worker, processes, security) as c:
             return run_job(inputs, config, client=c, output=output, storage_options=storage_options,
-                           overwrite=overwrite, progress=progress)
+                           overwrite=overwrite, progress=progress, resume=resume)
     from .cluster import check_worker_versions
 
     check_worker_versions(client)  # before any task: workers without w2v-dist fail obscurely
-    result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards)
+    result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards,
+                           checkpoint_url=ckpt_url, resume=resume)
     if config.export != "input":  # the vectors to evaluate and write (result.syn0 keeps the input ones)
         result.wv = combine_vectors(result.wv.index_to_key, result.wv.vectors, result.syn1neg, config.export,
                                     result.wv.counts)
@@ -149,7 +164,7 @@ def detect_phrases(inputs: Sequence[str] | str, config: Config, *, client=None, 
 
 def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None,
           storage_options: dict | None = None, overwrite: bool = False, progress: bool = False,
-          **params) -> TrainResult:
+          resume: bool = False, **params) -> TrainResult:
     """Train word2vec with gensim's parameter names; return vectors, vocabulary and metrics.
 
     Parameters
@@ -160,6 +175,8 @@ def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None
         Cluster to use; default a LocalCluster shaped by ``workers``/``threads_per_worker``.
     output : str, optional
         Also write the output folder there (see :func:`w2v_dist.output.write_outputs`).
+    resume : bool
+        Continue from the newest complete checkpoint (``checkpoint``, default ``output/_checkpoint``).
     **params
         Any :class:`w2v_dist.config.Config` field: ``sg``, ``negative``, ``window``,
         ``vector_size``, ``min_count``, ``sample``, ``alpha``, ``min_alpha``, ``epochs``,
@@ -179,4 +196,4 @@ def train(inputs: Sequence[str] | str, *, client=None, output: str | None = None
     """
     config = Config.from_dict(params)
     return run_job(inputs, config, client=client, output=output, storage_options=storage_options,
-                   overwrite=overwrite, progress=progress)
+                   overwrite=overwrite, progress=progress, resume=resume)

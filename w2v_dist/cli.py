@@ -104,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("inputs", nargs="+", metavar="INPUT", help="URLs or globs (local, s3://, gs://, abfs://, memory://)")
     t.add_argument("--output", "-o", required=True, help="output folder URL")
     t.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
+    t.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     _add_storage_options(t)
     _add_config_options(t)
 
@@ -111,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("pipeline", help="pipeline TOML file (see pipelines/)")
     r.add_argument("--output", "-o", help="override the output URL")
     r.add_argument("--overwrite", action="store_true", help="replace a model already in the output")
+    r.add_argument("--resume", action="store_true", help="continue from the last complete checkpoint")
     r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override a parameter, e.g. --set epochs=3")
     _add_storage_options(r)
     _add_config_options(r, sections={"cluster"})  # --scheduler, --tls-*, --workers override [cluster]
@@ -144,11 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _run_training(inputs, output, config: Config, storage_options, overwrite, quiet) -> int:
+def _run_training(inputs, output, config: Config, storage_options, overwrite, quiet, resume=False) -> int:
     from .api import run_job
 
     result = run_job(inputs, config, output=output, storage_options=storage_options, overwrite=overwrite,
-                     progress=not quiet)
+                     progress=not quiet, resume=resume)
     m = result.metrics
     if not quiet:
         print(f"vocabulary {m['vocab_size']:,} words from {m['corpus_words']:,} tokens; "
@@ -175,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             config = Config.from_dict(_given(args))
             return _run_training(args.inputs, args.output, config, _storage_options(args),
-                                 args.overwrite, args.quiet)
+                                 args.overwrite, args.quiet, args.resume)
         if args.command == "run":
             given = _given(args)
             for key in ("tls_ca_file", "tls_cert", "tls_key"):  # relative to the shell, not the TOML
@@ -185,7 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             pipe = load_pipeline(args.pipeline, overrides)
             return _run_training(pipe.inputs, args.output or pipe.output, pipe.config,
                                  _storage_options(args, pipe.storage_options),
-                                 args.overwrite or pipe.overwrite, args.quiet)
+                                 args.overwrite or pipe.overwrite, args.quiet, args.resume)
         if args.command == "phrases":
             from .api import detect_phrases
 
@@ -233,7 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"w2v-dist: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("w2v-dist: interrupted; nothing was written", file=sys.stderr)
+        print("w2v-dist: interrupted; no model was written (with checkpoints, continue with --resume)",
+              file=sys.stderr)
         return 130
     parser.error(f"unknown command {args.command}")
     return 2

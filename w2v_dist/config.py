@@ -80,6 +80,7 @@ class Config:
     format: str = _f("auto", "input format: auto, text or parquet", "input")
     text_column: str = _f("text", "Parquet column holding the text", "input")
     blocksize: int = _f(64 * 2**20, "bytes per partition of uncompressed text", "input")
+    on_bad_shard: str = _f("error", "a shard that cannot be read (corrupt gzip or Parquet): error, or skip it and count it in metrics.json", "input")
     # --- distribution
     workers: int = _f(1, "Dask workers of the local cluster (one replica each)", "cluster")
     threads_per_worker: int | None = _f(None, "threads per worker sharing its replica (Hogwild); default: cores / workers", "cluster")
@@ -89,6 +90,11 @@ class Config:
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
     sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
     merge: str = _f("sum", "merge rule for the replicas' changes: sum, mean or touched-mean", "train")
+    max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")
+    # --- checkpoints
+    checkpoint_every: int = _f(0, "write a checkpoint every N rounds (0: never)", "checkpoint")
+    checkpoint_minutes: float = _f(0.0, "also write a checkpoint when this many minutes have passed since the last one (0: never)", "checkpoint")
+    checkpoint: str | None = _f(None, "checkpoint folder URL (default: OUTPUT/_checkpoint)", "checkpoint")
     # --- evaluation
     analogies: str | None = _f(None, "analogy questions file (questions-words.txt format)", "evaluate")
     word_pairs: list[str] = _f([], "word-pair similarity files (WordSim-353, SimLex-999)", "evaluate")
@@ -108,6 +114,25 @@ class Config:
         def bad(name, why):
             raise ConfigError(f"{name}={getattr(self, name)!r}: {why}")
 
+        for f in dataclasses.fields(self):  # types first, so that comparisons below cannot raise TypeError
+            v, t = getattr(self, f.name), str(f.type)
+            if v is None and "None" in t:
+                continue
+            if t.startswith("bool"):
+                ok = isinstance(v, bool) or v in (0, 1)
+            elif t.startswith("int"):
+                ok = isinstance(v, int) and not isinstance(v, bool)
+            elif t.startswith("float"):
+                ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+            elif t.startswith("str"):
+                ok = isinstance(v, str)
+            elif t.startswith("list"):
+                ok = isinstance(v, (list, tuple)) and all(isinstance(x, str) for x in v)
+            else:  # pragma: no cover - a new field type
+                ok = True
+            if not ok:
+                bad(f.name, f"must be of type {t}")
+
         for name in ("sg", "hs", "cbow_mean", "compute_loss"):
             if getattr(self, name) not in (0, 1):
                 bad(name, "must be 0 or 1")
@@ -115,6 +140,13 @@ class Config:
             bad("negative", "must be >= 0")
         if self.negative == 0 and not self.hs:
             bad("negative", "hs=0 and negative=0 leave nothing to train; set negative>0 or hs=1")
+        if self.on_bad_shard not in ("error", "skip"):
+            bad("on_bad_shard", "must be error or skip")
+        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures"):
+            if getattr(self, name) < 0:
+                bad(name, "must be >= 0")
+        if self.checkpoint is not None and not self.checkpoint:
+            bad("checkpoint", "must be a non-empty URL when given")
         for name in ("window", "vector_size", "epochs", "min_count", "max_sentence_length",
                      "workers", "sync_every", "restrict_vocab", "blocksize"):
             if getattr(self, name) < 1:

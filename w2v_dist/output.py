@@ -32,7 +32,10 @@ PHRASES_FILE = "phrases.parquet"
 
 
 def _fs(url: str, storage_options: dict | None):
-    fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    try:
+        fs, path = fsspec.core.url_to_fs(url, **(storage_options or {}))
+    except Exception as exc:  # unknown protocol, missing filesystem package, bad options
+        raise W2VError(f"cannot open output {url}: {type(exc).__name__}: {' '.join(str(exc).split())}") from None
     return fs, path.rstrip("/")
 
 
@@ -43,8 +46,10 @@ def check_output(url: str, storage_options: dict | None = None, overwrite: bool 
     Raises
     ------
     W2VError
-        ``url`` holds one of ``files`` (default :data:`OUTPUT_FILES`) and ``overwrite`` is
-        false, or ``url`` is an existing file rather than a folder.
+        ``url`` holds one of ``files`` (default :data:`OUTPUT_FILES`) and ``overwrite`` is false,
+        ``url`` is an existing file rather than a folder, a file stands where one of its parent
+        folders must be, or a probe folder beside it cannot be created (permission denied,
+        read-only storage).
     """
     fs, path = _fs(url, storage_options)
     if fs.isfile(path):
@@ -53,6 +58,36 @@ def check_output(url: str, storage_options: dict | None = None, overwrite: bool 
         present = [f for f in files if fs.exists(f"{path}/{f}")]
         if present:
             raise W2VError(f"output {url} already holds a model ({present[0]}); pass --overwrite to replace it")
+    _check_writable(fs, path, url)
+
+
+def _check_writable(fs, path: str, url: str) -> None:
+    """Fail now, not after training, when the output cannot be written: a file stands where a folder
+    must be, or a probe beside the target (created and removed at once) is refused."""
+    parent, _, name = path.rpartition("/")
+    anc = parent
+    while anc and not fs.exists(anc):
+        anc = anc.rpartition("/")[0]
+    if anc and fs.isfile(anc):
+        raise W2VError(f"cannot write output {url}: {anc} is a file, not a folder")
+    if not parent:
+        return
+    probe = f"{parent}/.{name}.probe-{uuid.uuid4().hex[:8]}"
+    # remove afterwards what the probe creates: the missing parent folders too
+    top = probe if anc == parent else f"{anc}/{parent[len(anc):].lstrip('/').split('/')[0]}" if anc else probe
+    try:
+        fs.makedirs(probe, exist_ok=True)
+        fs.touch(f"{probe}/probe")
+    except Exception as exc:  # OSError, or e.g. NotImplementedError of a read-only filesystem
+        why = "permission denied" if isinstance(exc, PermissionError) else (
+            getattr(exc, "strerror", None) or type(exc).__name__)
+        raise W2VError(f"cannot write output {url}: {why} ({getattr(exc, 'filename', None) or parent})") from None
+    finally:
+        try:
+            if fs.exists(top):
+                fs.rm(top, recursive=True)
+        except OSError:
+            pass
 
 
 def _clean(obj: Any) -> Any:
@@ -135,6 +170,9 @@ def write_outputs(url: str, wv, vocab, metrics: dict, storage_options: dict | No
             fs.mv(staging, path, recursive=True)
     except PermissionError as exc:
         raise W2VError(f"cannot write output {url}: permission denied ({exc.filename or staging})") from None
+    except OSError as exc:
+        raise W2VError(f"cannot write output {url}: {exc.strerror or type(exc).__name__} "
+                       f"({getattr(exc, 'filename', None) or staging})") from None
     finally:
         try:
             if fs.exists(staging):

@@ -366,9 +366,18 @@ class Vocab:
 # Dask stage
 
 
-def _count_shard(shard: Shard, storage_options, tokenize_options: dict, max_vocab_size) -> pa.Table:
-    """Worker task: read, tokenize and count one partition (only the count table is returned)."""
-    table = count_tokens(read_tokenize(shard, storage_options, **tokenize_options))
+def _count_shard(shard: Shard, storage_options, tokenize_options: dict, max_vocab_size,
+                 skip_bad: bool = False) -> pa.Table:
+    """Worker task: read, tokenize and count one partition (only the count table is returned).
+
+    With ``skip_bad`` an unreadable partition counts as empty (the training job reports it).
+    """
+    try:
+        table = count_tokens(read_tokenize(shard, storage_options, **tokenize_options))
+    except CorpusError:
+        if not skip_bad:
+            raise
+        return _empty_counts()
     if max_vocab_size is not None and table.num_rows > max_vocab_size:
         table = merge_counts([table], max_vocab_size)
     return table
@@ -377,7 +386,8 @@ def _count_shard(shard: Shard, storage_options, tokenize_options: dict, max_voca
 def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
                 token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True, max_sentence_length: int = 10000,
                 min_count: int = 5, max_vocab_size: int | None = None, max_final_vocab: int | None = None,
-                split_every: int = 8, client=None, progress: bool = False, phrases=None) -> Vocab:
+                split_every: int = 8, client=None, progress: bool = False, phrases=None,
+                on_bad_shard: str = "error") -> Vocab:
     """Count the words of all partitions with Dask and build the vocabulary.
 
     One ``dask.delayed`` task per partition reads, tokenizes and counts it (pruned to
@@ -405,6 +415,9 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
     phrases : PhraseModel, optional
         Join phrases after tokenizing (:class:`w2v_dist.phrases.PhraseModel`), so phrase
         tokens are counted as words.
+    on_bad_shard : {"error", "skip"}
+        ``"skip"``: a partition that cannot be read (corrupt compressed stream or Parquet data)
+        contributes no words instead of raising.
 
     Returns
     -------
@@ -444,7 +457,8 @@ def build_vocab(shards: Sequence[Shard], storage_options: dict | None = None, *,
     job = uuid.uuid4().hex[:12]  # unique task keys: several jobs may share a cluster
     count = dask.delayed(_count_shard, pure=False)
     merge = dask.delayed(merge_counts, pure=False)
-    level = [count(s, so, tok, max_vocab_size, dask_key_name=f"w2v-count-{job}-{i}") for i, s in enumerate(shards)]
+    skip = on_bad_shard == "skip"
+    level = [count(s, so, tok, max_vocab_size, skip, dask_key_name=f"w2v-count-{job}-{i}") for i, s in enumerate(shards)]
     depth = 0
     while len(level) > 1:
         depth += 1

@@ -211,13 +211,16 @@ def _string_like(t: pa.DataType) -> bool:
         hasattr(pa.types, "is_string_view") and pa.types.is_string_view(t))
 
 
-def _parquet_shards(fs, path: str, url: str, size: int, text_column: str, blocksize: int) -> list[Shard]:
+def _parquet_shards(fs, path: str, url: str, size: int, text_column: str, blocksize: int,
+                    on_bad_shard: str = "error") -> list[Shard]:
     try:
         with fs.open(path, "rb") as f:
             pf = pq.ParquetFile(f)
             schema = pf.schema_arrow
             md = pf.metadata
     except Exception as exc:
+        if on_bad_shard == "skip":  # one partition that fails again when read, where it is skipped and counted
+            return [Shard(url, "parquet", None, 0, -1, None, text_column, size)]
         raise CorpusError(f"cannot read Parquet footer of {url}: {_one_line(exc)}") from exc
     if text_column not in schema.names:
         raise CorpusError(f"{url}: no column {text_column!r} (columns: {', '.join(schema.names)})")
@@ -242,7 +245,8 @@ def _parquet_shards(fs, path: str, url: str, size: int, text_column: str, blocks
 
 
 def discover_shards(urls: str | os.PathLike | Iterable[str | os.PathLike], storage_options: dict | None = None, *,
-                    format: str = "auto", text_column: str = "text", blocksize: int = 64 * 2**20) -> list[Shard]:
+                    format: str = "auto", text_column: str = "text", blocksize: int = 64 * 2**20,
+                    on_bad_shard: str = "error") -> list[Shard]:
     """List the partitions of a corpus.
 
     Parameters
@@ -264,6 +268,10 @@ def discover_shards(urls: str | os.PathLike | Iterable[str | os.PathLike], stora
         Target bytes per partition: uncompressed text files are cut into blocks of about this many
         bytes (see the module docstring), Parquet files larger than this into groups of row groups
         of at least this many compressed bytes.  Compressed text files are one partition each.
+    on_bad_shard : {"error", "skip"}
+        ``"skip"``: a Parquet file whose footer cannot be read becomes one partition anyway (its
+        reader fails, and the training job skips and counts it) instead of raising here.  Empty
+        files are always listed (``size == 0``); the training job skips and counts them.
 
     Returns
     -------
@@ -306,7 +314,7 @@ def discover_shards(urls: str | os.PathLike | Iterable[str | os.PathLike], stora
         fs, path, full, size = item
         parquet = format == "parquet" or (format == "auto" and _is_parquet_name(path))
         if parquet:
-            return _parquet_shards(fs, path, full, size, text_column, blocksize)
+            return _parquet_shards(fs, path, full, size, text_column, blocksize, on_bad_shard)
         return _text_shards(full, size, blocksize)
 
     n_parquet = sum(1 for _, p, _, _ in files if format == "parquet" or (format == "auto" and _is_parquet_name(p)))
@@ -354,11 +362,12 @@ def _boundary(f, pos: int, size: int) -> int:
     return pos
 
 
-def _lines_from_bytes(buf) -> pa.Array:
+def _lines_from_bytes(buf, stats: dict | None = None) -> pa.Array:
     """Split UTF-8 bytes into lines (``\\n`` or ``\\r\\n`` removed), vectorized with numpy.
 
     A final line without newline is kept; a trailing newline does not make an empty last line.
-    Invalid UTF-8 is replaced by U+FFFD.  Returns string, or large_string beyond 2 GiB.
+    Invalid UTF-8 is replaced by U+FFFD; the number of U+FFFD inserted is added to
+    ``stats["invalid_utf8"]`` when ``stats`` is given.  Returns string, or large_string beyond 2 GiB.
     """
     arr = np.frombuffer(buf, dtype=np.uint8)
     n = arr.size
@@ -387,12 +396,17 @@ def _lines_from_bytes(buf) -> pa.Array:
         lines.validate(full=True)
     except pa.ArrowInvalid:
         # Invalid UTF-8: replace the bad bytes by U+FFFD and split again.  A newline byte is never
-        # part of a replaced sequence, so the lines stay the same.
-        return _lines_from_bytes(bytes(buf).decode("utf-8", errors="replace").encode("utf-8"))
+        # part of a replaced sequence, so the lines stay the same.  Replacements are counted in C
+        # (str.count / bytes.count), not per token: U+FFFD after minus valid U+FFFD before.
+        raw = bytes(buf)
+        fixed = raw.decode("utf-8", errors="replace")
+        if stats is not None:
+            stats["invalid_utf8"] = stats.get("invalid_utf8", 0) + fixed.count("\ufffd") - raw.count(b"\xef\xbf\xbd")
+        return _lines_from_bytes(fixed.encode("utf-8"))
     return lines
 
 
-def _compressed_lines(f) -> pa.Array:
+def _compressed_lines(f, stats: dict | None = None) -> pa.Array:
     """Lines of a decompressing file object, read in chunks of :data:`CHUNK_BYTES`."""
     parts: list[pa.Array] = []
     carry = b""
@@ -408,11 +422,11 @@ def _compressed_lines(f) -> pa.Array:
             carry = buf
             continue
         view = memoryview(buf)
-        parts.append(_lines_from_bytes(view[:cut]))
+        parts.append(_lines_from_bytes(view[:cut], stats))
         carry = bytes(view[cut:])
         del view
     if carry:
-        parts.append(_lines_from_bytes(carry))
+        parts.append(_lines_from_bytes(carry, stats))
     if not parts:
         return pa.array([], type=pa.string())
     if len(parts) == 1:
@@ -448,7 +462,7 @@ def _parquet_lines(fs, path: str, shard: Shard) -> pa.Array:
     return pc.replace_substring(values, "\r", " ")
 
 
-def read_lines(shard: Shard, storage_options: dict | None = None) -> pa.Array:
+def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | None = None) -> pa.Array:
     """Read the lines of one partition.
 
     Parameters
@@ -457,6 +471,9 @@ def read_lines(shard: Shard, storage_options: dict | None = None) -> pa.Array:
         A partition from :func:`discover_shards`.
     storage_options : dict, optional
         Passed to fsspec.
+    stats : dict, optional
+        When given, ``stats["invalid_utf8"]`` (int) is increased by the number of U+FFFD
+        characters that replaced invalid UTF-8 bytes of text input.
 
     Returns
     -------
@@ -482,7 +499,7 @@ def read_lines(shard: Shard, storage_options: dict | None = None) -> pa.Array:
             raise CorpusError(f"{shard.url}: unknown shard kind {shard.kind!r} (expected text or parquet)")
         if shard.compression is not None:
             with fs.open(path, "rb", compression=shard.compression) as f:
-                return _compressed_lines(f)
+                return _compressed_lines(f, stats)
         with fs.open(path, "rb") as f:
             size = f.seek(0, 2)
             start = _boundary(f, shard.offset, size)
@@ -491,7 +508,7 @@ def read_lines(shard: Shard, storage_options: dict | None = None) -> pa.Array:
                 return pa.array([], type=pa.string())
             f.seek(start)
             data = f.read(end - start)
-        return _lines_from_bytes(data)
+        return _lines_from_bytes(data, stats)
     except CorpusError:
         raise
     except MemoryError:

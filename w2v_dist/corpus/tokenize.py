@@ -175,7 +175,8 @@ def tokenize(lines, *, token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bo
 
 
 def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pattern: str = DEFAULT_TOKEN_PATTERN,
-                  lowercase: bool = True, max_sentence_length: int = 10000, phrases=None) -> pa.ListArray:
+                  lowercase: bool = True, max_sentence_length: int = 10000, phrases=None,
+                  stats: dict | None = None) -> pa.ListArray:
     """Read one partition and tokenize it: ``tokenize(read_lines(shard, storage_options), ...)``.
 
     Parameters
@@ -189,6 +190,8 @@ def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pa
     phrases : object with an ``apply(sentences)`` method, optional
         Applied to the tokenized sentences, e.g. a :class:`w2v_dist.phrases.PhraseModel`
         (joins detected phrases into single tokens).
+    stats : dict, optional
+        Passed to :func:`~w2v_dist.corpus.read_lines` (counts invalid UTF-8 replacements).
 
     Returns
     -------
@@ -206,6 +209,6 @@ def read_tokenize(shard: Shard, storage_options: dict | None = None, *, token_pa
         raise ConfigError(f"max_sentence_length={max_sentence_length!r}: must be an integer >= 1")
     if not (token_pattern is None or token_pattern == DEFAULT_TOKEN_PATTERN):
         _check_pattern(token_pattern)
-    sentences = tokenize(read_lines(shard, storage_options), token_pattern=token_pattern, lowercase=lowercase,
+    sentences = tokenize(read_lines(shard, storage_options, stats), token_pattern=token_pattern, lowercase=lowercase,
                          max_sentence_length=max_sentence_length)
     return sentences if phrases is None else phrases.apply(sentences)

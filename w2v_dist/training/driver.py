@@ -11,6 +11,10 @@ fetches at the end.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An e
 ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
+Failures.  A round is merged only once every replica's result is in; a lost worker makes the
+driver re-host the lost replica, encode its shards again and redo the round from the central copy
+(see :func:`train_vectors`).  Checkpoints: :mod:`w2v_dist.training.checkpoint`.
+
 Learning rate.  As word2vec.c, alpha decays linearly with *global* progress, the raw words of all
 workers over all epochs (``total = epochs * sum_k W_k``): ``alpha(p) = alpha - (alpha - min_alpha)
 * p / total``.  In a round every worker is given the rate at the round's start and end, since the
@@ -19,6 +23,7 @@ workers progress together.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -31,6 +36,7 @@ import numpy as np
 from ..config import Config
 from ..corpus import discover_shards
 from ..storage import StorageOptions
+from ..errors import W2VError
 from ..vectors import WordVectors
 from ..vocab import Vocab, build_vocab, keep_probabilities, noise_cum_table
 from . import worker as W
@@ -136,9 +142,120 @@ def training_tables(counts: np.ndarray, config: Config) -> dict[str, np.ndarray]
     return tables
 
 
+def drop_empty(shards: Sequence) -> tuple[list, list[str]]:
+    """The shards without the empty files (0 bytes), and the sorted URLs of those files.
+
+    Raises
+    ------
+    CorpusError
+        Every input file is empty.
+    """
+    from ..errors import CorpusError
+
+    empty = sorted({s.url for s in shards if s.kind == "text" and s.size == 0})
+    kept = [s for s in shards if not (s.kind == "text" and s.size == 0)]
+    if not kept:
+        raise CorpusError(f"every input file is empty ({len(empty)} file(s), e.g. {empty[0]})")
+    return kept, empty
+
+
+class _RoundFailed(Exception):
+    """A worker was lost, or a task failed for a reason that is not the user's input."""
+
+
+_POLL_SECONDS = 0.5
+_RESTART_WAIT_SECONDS = 30.0
+
+
+def _retryable(exc: BaseException) -> bool:
+    """A task error that comes from losing a worker, not from the task: redo the round."""
+    try:
+        from distributed.scheduler import KilledWorker
+    except ImportError:  # pragma: no cover - moved in another distributed version
+        KilledWorker = ()  # noqa: N806
+    if KilledWorker and isinstance(exc, KilledWorker):
+        return True
+    # a restarted worker has no replica (worker.train_round), or lost a dependency's data
+    return isinstance(exc, RuntimeError) and str(exc).startswith("no replica of ")
+
+
+def _scatter_each(client, data, hosts) -> dict:
+    """Send ``data`` to every host, one copy each: ``{host: future}``.
+
+    Not ``scatter(broadcast=True)``: its replication loops forever when a target worker dies
+    during it (distributed's ``Scheduler.replicate`` waits for a copy on every worker it started
+    with).  A failure here is a :class:`_RoundFailed`.
+    """
+    out = {}
+    for h in sorted(set(hosts)):
+        try:
+            [out[h]] = client.scatter([data], workers=[h], hash=False)
+        except Exception as exc:  # noqa: BLE001 - a dead or unknown worker
+            raise _RoundFailed(f"sending data to {h}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+    return out
+
+
+def _alive(client) -> dict:
+    return client.scheduler_info()["workers"]
+
+
+def _gather(client, futs, hosts, what: str, progress: bool = False):
+    """``client.gather(futs)``, but raise :class:`_RoundFailed` when a host leaves the cluster.
+
+    A task restricted to a worker that died would wait forever (``no-worker``), so the futures
+    are polled and the cluster's worker list checked between polls.  Losses (a host gone, a
+    future cancelled for lost dependencies, ``KilledWorker``, a replica missing on a restarted
+    worker) are a :class:`_RoundFailed`; any other task error (a :class:`W2VError` about the
+    input, or a bug) is raised as it is, never retried.
+    """
+    hosts = set(hosts)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(futs), desc=what, unit="task", leave=True)
+    try:
+        return _poll(client, futs, hosts, what, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _poll(client, futs, hosts, what, bar):
+    from distributed import wait
+
+    while True:
+        try:
+            wait(futs, timeout=_POLL_SECONDS)
+        except Exception:  # noqa: BLE001 - distributed's TimeoutError (type differs across versions)
+            pass
+        if bar is not None:
+            bar.update(sum(f.done() for f in futs) - bar.n)
+        if all(f.done() for f in futs):
+            for f in futs:
+                if f.status == "error":
+                    exc = f.exception()
+                    if _retryable(exc):
+                        raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+                    f.result()  # the task's own error (the input's, or a bug): raised as it is
+            try:
+                return client.gather(futs)
+            except W2VError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - cancelled for lost dependencies, comm errors
+                raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+        try:
+            gone = hosts - set(_alive(client))
+        except Exception as exc:  # noqa: BLE001
+            raise _RoundFailed(f"{what}: scheduler unreachable: {exc}") from exc
+        if gone:
+            raise _RoundFailed(f"{what}: lost worker(s) {', '.join(sorted(gone))}")
+
+
 def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_options: dict | None = None,
                   progress: bool = True, on_round: Callable[[dict], None] | None = None,
-                  shards: Sequence | None = None) -> TrainResult:
+                  shards: Sequence | None = None, checkpoint_url: str | None = None,
+                  resume: bool = False) -> TrainResult:
     """Run the whole job on a Dask cluster: vocabulary, encoding, distributed rounds.
 
     Parameters
@@ -150,13 +267,19 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     config : Config
         Validated here.
     storage_options : dict, optional
-        fsspec options for the inputs.
+        fsspec options for the inputs and the checkpoints.
     progress : bool
         Show tqdm progress bars on stderr.
     on_round : callable, optional
-        Called with each round's statistics dict.
+        Called with each round's statistics dict (after the round's checkpoint, if any).
     shards : list of Shard, optional
         ``discover_shards(inputs, ...)`` already made by the caller (not listed again).
+    checkpoint_url : str, optional
+        Checkpoint folder (default ``config.checkpoint``); written every ``config.checkpoint_every``
+        rounds (see :mod:`w2v_dist.training.checkpoint`).
+    resume : bool
+        Continue from the newest complete checkpoint under the checkpoint folder: its
+        vocabulary, central copy and position (round, words done, learning rate).
 
     Returns
     -------
@@ -165,27 +288,46 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         (in-vocabulary words per epoch), ``effective_words`` (words kept after subsampling, summed
         over epochs), ``train_seconds`` (wall seconds of the rounds), ``words_per_second``
         (effective words / train seconds), ``workers``, ``threads_per_worker``, ``rounds``,
-        ``stage_seconds``, ``loss`` (per round), ``round_stats`` and ``config``.
+        ``stage_seconds``, ``loss`` (per round), ``round_stats``, ``config``, and the input and
+        failure accounting: ``empty_files``, ``skipped_shards`` (list of ``{url, error}``),
+        ``invalid_utf8_replacements``, ``recovered_failures``, ``resumed_from_round``,
+        ``checkpoints_written``.
+
+    Notes
+    -----
+    Fault tolerance.  A round's results are merged only once every replica's result has arrived, so the central
+    copy never takes a half-applied merge.  When a worker is lost (or a round task fails for a
+    reason other than the input), the driver waits up to 30 s for the cluster to regain its size
+    (a nanny restarts a killed worker), gives each lost replica a worker (a fresh one, else the
+    least loaded survivor), encodes the lost replica's shards again there, re-creates every
+    replica from the central copy and redoes the round.  With one worker the replica *is* the
+    model, so the run goes back to the last checkpoint (or to the start).  After
+    ``config.max_failures`` such recoveries the error is raised.
 
     Raises
     ------
     ConfigError
-        A parameter is invalid.
+        A parameter is invalid, or differs from the checkpoint being resumed.
     CorpusError
-        An input cannot be read, or the vocabulary is empty.
+        An input cannot be read (with ``on_bad_shard="error"``), or the vocabulary is empty.
+    W2VError
+        ``resume`` without a complete checkpoint; checkpoint I/O failed; too many failures.
     """
-    from distributed import wait
+    from . import checkpoint as ckpt
+    from ..errors import ConfigError, CorpusError, W2VError as _W2VError
 
     config.validate()
     storage_options = StorageOptions(storage_options)  # redacted in task reprs and worker logs
+    checkpoint_url = checkpoint_url or config.checkpoint
+    if (config.checkpoint_every or config.checkpoint_minutes or resume) and not checkpoint_url:
+        raise ConfigError(f"checkpoint_every={config.checkpoint_every}: checkpoints need a folder; give an "
+                          f"output or checkpoint URL")
     stage: dict[str, float] = {}
     t0 = time.perf_counter()
     info = client.scheduler_info()
     workers = sorted(info["workers"])
     if not workers:
-        from ..errors import W2VError
-
-        raise W2VError("the Dask cluster has no workers")
+        raise _W2VError("the Dask cluster has no workers")
     nthreads = {w: int(info["workers"][w].get("nthreads", 1)) for w in workers}
     K = len(workers)
     try:
@@ -195,104 +337,255 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     log.info("Dask cluster: %d worker(s) x %s thread(s)%s", K, "/".join(str(nthreads[w]) for w in workers),
              f"; dashboard {link}" if link else "")
 
+    disc = dict(format=config.format, text_column=config.text_column, on_bad_shard=config.on_bad_shard)
     if shards is None:
-        shards = discover_shards(inputs, storage_options, format=config.format,
-                                 text_column=config.text_column, blocksize=config.blocksize)
+        shards = discover_shards(inputs, storage_options, blocksize=config.blocksize, **disc)
     want = 2 * sum(nthreads.values())
     splittable = [s for s in shards if s.kind == "text" and s.compression is None]
     if len(shards) < want and splittable:
         total = sum(s.size for s in shards)
         bs = max(64 * 1024, min(config.blocksize, total // want + 1))
-        shards = discover_shards(inputs, storage_options, format=config.format,
-                                 text_column=config.text_column, blocksize=bs)
+        shards = discover_shards(inputs, storage_options, blocksize=bs, **disc)
+    shards, empty = drop_empty(shards)
+    if empty:
+        log.warning("skipping %d empty input file(s), e.g. %s", len(empty), empty[0])
     stage["discover"] = time.perf_counter() - t0
 
     t1 = time.perf_counter()
     tok = _tokenize_options(config)
+    # Phrases come first: vocabulary and encoding tokenize through them.  On resume they are learned
+    # again (deterministic: the same counts give the same model) rather than read from the checkpoint.
     phrases = phrase_model_for(config, shards, storage_options, client, progress)
     if phrases is not None:
         tok["phrases"] = phrases
         stage["phrases"] = time.perf_counter() - t1
         log.info("phrases: %d in %d pass(es)", len(phrases), len(phrases.passes))
         t1 = time.perf_counter()
-    vocab = build_vocab(shards, storage_options, min_count=config.min_count,
-                        max_vocab_size=config.max_vocab_size, max_final_vocab=config.max_final_vocab,
-                        client=client, progress=progress, **tok)
+    saved = None
+    if resume:
+        saved = ckpt.latest(checkpoint_url, storage_options)
+        if saved is None:
+            raise _W2VError(f"--resume: no complete checkpoint in {checkpoint_url}")
+        ckpt.check_config(saved.state.get("config", {}), config)
+        vocab = saved.vocab
+        log.info("resuming from %s (%d rounds done)", saved.url, saved.state["rounds_done"])
+    else:
+        vocab = build_vocab(shards, storage_options, min_count=config.min_count,
+                            max_vocab_size=config.max_vocab_size, max_final_vocab=config.max_final_vocab,
+                            client=client, progress=progress, on_bad_shard=config.on_bad_shard, **tok)
     stage["vocab"] = time.perf_counter() - t1
     V, D = len(vocab), config.vector_size
     log.info("vocabulary: %d words (min_count=%d) from %d tokens", V, config.min_count, vocab.corpus_words)
 
+    # Logical replicas k = 0..K-1, each with its shards; hosts[k] is the worker that holds them.
+    job = uuid.uuid4().hex[:12]
+    rid = [f"{job}-r{k}" for k in range(K)]  # replica ids (one replica per logical worker)
+    hosts = list(workers)
+    owner = _assign([s.size for s in shards], list(range(K)))
+    mine = {k: [i for i in range(len(shards)) if owner[i] == k] for k in range(K)}
+    attempt = [0]
+    fut_state: dict[str, Any] = {}
+
+    def scatter_words():
+        fut_state["words"] = _scatter_each(client, vocab.words_array(), hosts)
+
+    def encode(ks) -> dict[int, list]:
+        """Encode the shards of logical replicas ``ks`` on their hosts; their futures, in stream order."""
+        attempt[0] += 1
+        out = {}
+        for k in ks:
+            out[k] = [client.submit(W.encode_shard, shards[i], storage_options, fut_state["words"][hosts[k]], tok,
+                                    config.on_bad_shard, workers=[hosts[k]], allow_other_workers=False,
+                                    pure=False, key=f"w2v-encode-{job}-{attempt[0]}-{i}") for i in mine[k]]
+        return out
+
+    def rehost(reason: str) -> list[int]:
+        """Wait (a while) for the cluster to regain its size; give each lost replica a new host."""
+        deadline = time.monotonic() + _RESTART_WAIT_SECONDS
+        while True:
+            alive = _alive(client)
+            if len(alive) >= K or time.monotonic() > deadline:
+                break
+            time.sleep(0.25)
+        if not alive:
+            raise _W2VError(f"every Dask worker was lost ({reason})")
+        for a, wi in alive.items():
+            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
+        lost = [k for k in range(K) if hosts[k] not in alive]
+        for k in lost:
+            free = [a for a in sorted(alive) if a not in hosts]
+            hosts[k] = free[0] if free else min(sorted(alive), key=lambda a: sum(h == a for h in hosts))
+            log.warning("replica %d moves to %s; its shards are read again there", k, hosts[k])
+        return lost
+
     # Encode each shard on the worker that will train it; the result stays there for all epochs.
     t2 = time.perf_counter()
-    job = uuid.uuid4().hex[:12]
-    owner = _assign([s.size for s in shards], workers)
-    [words_fut] = client.scatter([vocab.words_array()], broadcast=True, hash=False)
-    encoded = [client.submit(W.encode_shard, s, storage_options, words_fut, tok, workers=[owner[i]],
-                             allow_other_workers=False, pure=False, key=f"w2v-encode-{job}-{i}")
-               for i, s in enumerate(shards)]
-    if progress:
-        from distributed import progress as show_progress
-
-        show_progress(encoded)
-    counts = client.gather([client.submit(W.partition_words, e, workers=[owner[i]], pure=False)
-                            for i, e in enumerate(encoded)])
-    parts = {w: [e for e, o in zip(encoded, owner) if o == w] for w in workers}
-    W_k = {w: sum(c for c, o in zip(counts, owner) if o == w) for w in workers}
+    parts: dict[int, list] = {k: [] for k in range(K)}
+    for n_try in range(config.max_failures + 1):
+        try:
+            scatter_words()
+            parts = encode(range(K))
+            # (no blocking distributed.progress here: it would wait forever for a lost worker's shards)
+            infos_k = _gather(client, [client.submit(W.partition_info, f, workers=[hosts[k]], pure=False)
+                                       for k in range(K) for f in parts[k]], hosts, "encoding",
+                              progress=progress)
+            break
+        except _RoundFailed as exc:
+            if n_try == config.max_failures:
+                raise _W2VError(f"giving up after {n_try + 1} failures while encoding: {exc}") from exc
+            log.warning("encoding failed (%s); encoding again", exc)
+            client.cancel([f for k in range(K) for f in parts[k]])
+            rehost(str(exc))
+    infos = dict(zip([i for k in range(K) for i in mine[k]], infos_k))
+    W_k = {k: sum(infos[i]["words"] for i in mine[k]) for k in range(K)}
+    skipped = [{"url": infos[i]["url"], "error": infos[i]["error"]} for i in sorted(infos) if infos[i]["error"]]
+    for s in skipped:
+        log.warning("skipped bad shard %s", s["error"])
+    invalid_utf8 = sum(x["invalid_utf8"] for x in infos.values())
+    if invalid_utf8:
+        log.warning("replaced %d invalid UTF-8 sequence(s) by U+FFFD", invalid_utf8)
     stage["encode"] = time.perf_counter() - t2
-    log.info("encoded %d partitions: %d in-vocabulary words per epoch", len(shards), sum(counts))
+    per_epoch = sum(W_k.values())
+    log.info("encoded %d partitions: %d in-vocabulary words per epoch", len(shards), per_epoch)
+    if per_epoch == 0:
+        raise CorpusError("no in-vocabulary words to train on after encoding")
 
     # Central copy and tables, shipped once; replicas made on every worker (compiles kernels).
     t3 = time.perf_counter()
-    mats = initial_weights(V, D, config.seed, config.negative, config.hs)
+    if saved is not None:
+        mats = [np.ascontiguousarray(m, dtype=np.float32) for m in saved.mats]
+        want = [m.shape for m in initial_weights(V, 1, config.seed, config.negative, config.hs)]
+        if [m.shape for m in mats] != [(n, D) for n, _ in want]:
+            raise _W2VError(f"checkpoint {saved.url}: matrices {[m.shape for m in mats]} do not fit a "
+                            f"vocabulary of {V} words and vector_size={D}")
+    else:
+        mats = initial_weights(V, D, config.seed, config.negative, config.hs)
     tables = training_tables(vocab.counts, config)
     params = {"sg": config.sg, "cbow_mean": config.cbow_mean, "window": config.window,
               "negative": config.negative, "hs": config.hs, "compute_loss": config.compute_loss}
-    [mats_f, tables_f] = client.scatter([mats, tables], broadcast=True, hash=False)
-    big = [mats_f, tables_f]
-    inits = [client.submit(W.init_replica, job, mats_f, tables_f, params, nthreads[w], workers=[w],
-                           allow_other_workers=False, pure=False) for w in workers]
-    wait(inits)
-    client.gather(inits)
-    stage["init"] = time.perf_counter() - t3
+
+    def make_replicas():
+        """Ship the central copy and tables to the hosts and (re)create every replica from them."""
+        for key in ("mats", "tables"):
+            if key in fut_state:
+                client.cancel(list(fut_state[key].values()))
+            fut_state[key] = _scatter_each(client, mats if key == "mats" else tables, hosts)
+        inits = [client.submit(W.init_replica, rid[k], fut_state["mats"][hosts[k]],
+                               fut_state["tables"][hosts[k]], params,
+                               nthreads.get(hosts[k], 1), workers=[hosts[k]], allow_other_workers=False,
+                               pure=False) for k in range(K)]
+        _gather(client, inits, hosts, "creating replicas")
 
     merge = get_merge_rule(config.merge)
-    per_epoch = sum(W_k.values())
-    if per_epoch == 0:
-        from ..errors import CorpusError
-
-        raise CorpusError("no in-vocabulary words to train on after encoding")
     total = config.epochs * per_epoch
     R = max(1, math.ceil(max(W_k.values()) / config.sync_every))
+    n_rounds = config.epochs * R
 
     def alpha_at(p: int) -> float:
         return max(config.min_alpha, config.alpha - (config.alpha - config.min_alpha) * p / total)
+
+    round_stats: list[dict] = []
+    done = 0
+    effective = 0
+    r = 0
+    if saved is not None:
+        st = saved.state
+        r = int(st["rounds_done"])
+        if int(st.get("rounds_per_epoch", R)) != R:  # another cluster shape: continue at the same progress
+            r = round(r * R / int(st["rounds_per_epoch"]))
+        done, effective = int(st["words_done"]), int(st["effective_words"])
+        round_stats = list(st.get("round_stats", []))
+        if set(st.get("inputs", [])) != {s.url for s in shards}:
+            log.warning("resuming with other input files than the checkpoint's (%d now, %d then)",
+                        len({s.url for s in shards}), len(set(st.get("inputs", []))))
+        if int(st.get("train_words", per_epoch)) != per_epoch:
+            log.warning("the corpus has %d words per epoch, the checkpoint %d: the inputs changed",
+                        per_epoch, st["train_words"])
+    resumed_from = r if saved is not None else None
+    # Where a lost worker sends the run back to: the start of the round for several replicas (the
+    # central copy is the model), the last checkpoint (or start) for one replica (its copy is the
+    # model; the driver's ``mats`` stay the initial, resumed or last checkpointed matrices then).
+    safe = {"r": r, "done": done, "effective": effective, "stats": len(round_stats)}
 
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=config.epochs * R, desc="training rounds", unit="round", leave=True)
-    round_stats: list[dict] = []
-    updates: dict[str, Any] = {w: None for w in workers}
-    done = 0
-    effective = 0
+        bar = tqdm(total=n_rounds, initial=r, desc="training rounds", unit="round", leave=True)
+    updates: dict[int, Any] = {k: None for k in range(K)}
+    failures = 0
+    checkpoints = 0
+    run_id = uuid.uuid4().hex[:8]
+    last_ckpt = [time.monotonic()]
+    encoded_all = lambda: [f for k in range(K) for f in parts[k]]  # noqa: E731
+
+    def recover(reason: str):
+        """Survive a failed round: new hosts for lost replicas, replicas re-created, round redone."""
+        nonlocal failures
+        while True:
+            failures += 1
+            if failures > config.max_failures:
+                raise _W2VError(f"giving up after {failures} failures (max_failures={config.max_failures}); "
+                                f"last: {reason}")
+            log.warning("round %d failed (%s); recovering (%d of max_failures=%d)", r, reason, failures,
+                        config.max_failures)
+            try:
+                _recover_once(reason)
+                return
+            except _RoundFailed as exc:
+                reason = str(exc)
+
+    def _recover_once(reason: str):
+        nonlocal r, done, effective, updates
+        lost = rehost(reason)
+        if lost:
+            # (never cancel the old vocabulary future: the survivors' encoded shards depend on it)
+            client.cancel([f for k in lost for f in parts[k]])
+            scatter_words()
+            parts.update(encode(lost))
+            again = _gather(client, [client.submit(W.partition_words, f, workers=[hosts[k]], pure=False)
+                                     for k in lost for f in parts[k]], hosts, "encoding again")
+            if sum(again) != sum(W_k[k] for k in lost):
+                raise _W2VError("a lost worker's shards gave different words when read again; inputs changed?")
+        if K == 1:  # the lone replica was the model: back to the last checkpoint (or the start)
+            r, done, effective = safe["r"], safe["done"], safe["effective"]
+            del round_stats[safe["stats"]:]
+        updates = {k: None for k in range(K)}
+        make_replicas()
+        if bar is not None:
+            bar.n = r
+            bar.refresh()
+
     t_train = time.perf_counter()
-    r = 0
     try:
-        for epoch in range(config.epochs):
-            for j in range(R):
+        try:
+            make_replicas()
+        except _RoundFailed as exc:
+            recover(str(exc))
+        stage["init"] = time.perf_counter() - t3
+        while True:  # the rounds, then (one worker) the fetch of the replica
+            while r < n_rounds:
+                epoch, j = divmod(r, R)
                 t_r = time.perf_counter()
-                slices = {w: (W_k[w] * j // R, W_k[w] * (j + 1) // R) for w in workers}
+                slices = {k: (W_k[k] * j // R, W_k[k] * (j + 1) // R) for k in range(K)}
                 words = sum(hi - lo for lo, hi in slices.values())
                 a0, a1 = alpha_at(done), alpha_at(done + words)
                 futs = []
-                for k, w in enumerate(workers):
-                    spec = {"word_lo": slices[w][0], "word_hi": slices[w][1], "alpha_start": a0,
-                            "alpha_end": a1, "collect": K > 1, "seed": (config.seed * 1_000_003 + r * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
-                    futs.append(client.submit(W.train_round, job, spec, updates[w], *parts[w], workers=[w],
+                pending = None
+                for k in range(K):
+                    spec = {"word_lo": slices[k][0], "word_hi": slices[k][1], "alpha_start": a0,
+                            "alpha_end": a1, "collect": K > 1,
+                            "seed": (config.seed * 1_000_003 + r * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
+                    futs.append(client.submit(W.train_round, rid[k], spec, updates[k], *parts[k], workers=[hosts[k]],
                                               allow_other_workers=False, pure=False,
-                                              key=f"w2v-round-{job}-{r}-{k}"))
-                results = client.gather(futs)
+                                              key=f"w2v-round-{job}-{r}-{k}-{failures}"))
+                try:
+                    results = _gather(client, futs, hosts, f"round {r}")
+                except _RoundFailed as exc:
+                    client.cancel(futs)
+                    recover(str(exc))
+                    continue
+                # Every replica's result is here: only now does the central copy change.
                 t_m = time.perf_counter()
                 bytes_out = bytes_back = 0
                 if K > 1:
@@ -300,10 +593,13 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     for i, m in enumerate(mats):
                         changed = merge(m, [x["rows"][i] for x in results], [x["deltas"][i] for x in results])
                         upd.append((changed, m[changed]))
-                    bytes_out = sum(r.nbytes + v.nbytes for r, v in upd) * K
-                    bytes_back = sum(r.nbytes + d.nbytes for x in results for r, d in zip(x["rows"], x["deltas"]))
-                    [fut] = client.scatter([upd], broadcast=True, hash=False)
-                    updates = {w: fut for w in workers}
+                    bytes_out = sum(rr.nbytes + v.nbytes for rr, v in upd) * K
+                    bytes_back = sum(rr.nbytes + d.nbytes for x in results for rr, d in zip(x["rows"], x["deltas"]))
+                    try:
+                        sent = _scatter_each(client, upd, hosts)
+                        updates = {k: sent[hosts[k]] for k in range(K)}
+                    except _RoundFailed as exc:  # merged already: replicas are re-created from it below
+                        pending = str(exc)
                 merge_s = time.perf_counter() - t_m
                 done += words
                 eff = sum(x["effective_words"] for x in results)
@@ -318,25 +614,55 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     "bytes_from_driver": int(bytes_out),
                 }
                 round_stats.append(stats)
+                r += 1
+                if pending:
+                    recover(pending)
+                    pending = None
+                due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
+                    config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
+                if due and r < n_rounds:
+                    if K == 1:  # the model lives in the replica: fetch it
+                        try:
+                            mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
+                                                                  allow_other_workers=False, pure=False)],
+                                           hosts, "fetching the replica")[0]
+                        except _RoundFailed as exc:
+                            recover(str(exc))  # back to the last checkpoint
+                            continue
+                    state = {"rounds_done": r, "words_done": done, "effective_words": effective,
+                             "rounds_per_epoch": R, "train_words": per_epoch, "epoch": r // R,
+                             "alpha": alpha_at(done), "seed": config.seed, "workers": K,
+                             "config": config.hyperparameters(), "inputs": [s.url for s in shards],
+                             "round_stats": round_stats}
+                    ckpt.write(checkpoint_url, mats, vocab, json.loads(json.dumps(state, default=float)),
+                               storage_options, run_id)
+                    checkpoints += 1
+                    last_ckpt[0] = time.monotonic()
+                    safe.update(r=r, done=done, effective=effective, stats=len(round_stats))
                 if on_round:
                     on_round(stats)
                 if bar is not None:
                     el = time.perf_counter() - t_train
                     bar.set_postfix(epoch=epoch + 1, alpha=f"{a1:.5f}", words_s=f"{effective / max(el, 1e-9):,.0f}")
                     bar.update(1)
-                r += 1
-        if K == 1:  # a lone replica is the model: fetch it once instead of merging every round
-            mats = client.submit(W.fetch_replica, job, workers=workers, allow_other_workers=False,
-                                          pure=False).result()
+            if K > 1:
+                break
+            try:  # a lone replica is the model: fetch it once instead of merging every round
+                mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
+                                                      allow_other_workers=False, pure=False)],
+                               hosts, "fetching the replica")[0]
+                break
+            except _RoundFailed as exc:
+                recover(str(exc))  # back to the last checkpoint; train the rest again
         train_seconds = time.perf_counter() - t_train
     finally:
         if bar is not None:
             bar.close()
         try:
-            client.run(W.drop_replica, job, workers=workers)
+            client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
             log.debug("could not drop replicas of %s", job, exc_info=True)
-        client.cancel(encoded + big + [words_fut])
+        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()])
 
     syn0, syn1neg, syn1 = mats
     wv = WordVectors(vocab.words, syn0, vocab.counts)
@@ -357,6 +683,12 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},
         "round_stats": round_stats,
+        "empty_files": len(empty),
+        "skipped_shards": skipped,
+        "invalid_utf8_replacements": int(invalid_utf8),
+        "recovered_failures": failures,
+        "resumed_from_round": resumed_from,
+        "checkpoints_written": checkpoints,
         "config": config.hyperparameters(),
     }
     if phrases is not None:

@@ -116,14 +116,32 @@ def drop_replica(job_id: str, dask_worker=None) -> bool:
     return rep is not None
 
 
+def drop_job(job_prefix: str, dask_worker=None) -> int:
+    """Free every replica of this process whose job id starts with ``job_prefix``; how many."""
+    with _LOCK:
+        keys = [k for k in _REPLICAS if k.startswith(job_prefix)]
+        reps = [_REPLICAS.pop(k) for k in keys]
+    for rep in reps:
+        if rep.pool is not None:
+            rep.pool.shutdown(wait=False)
+    return len(reps)
+
+
 def fetch_replica(job_id: str) -> list[np.ndarray]:
     """Copies of this worker's matrices (:data:`MATRICES` order, float32), for the driver."""
     rep = _REPLICAS[_key(job_id)]
     return [m.copy() for m in rep.mats]
 
 
-def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict) -> tuple[np.ndarray, np.ndarray]:
+def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict,
+                 on_bad_shard: str = "error") -> tuple[np.ndarray, np.ndarray, dict]:
     """Read, tokenize and encode one shard on the worker.
+
+    Parameters
+    ----------
+    on_bad_shard : {"error", "skip"}
+        ``"skip"``: a shard that cannot be read (:class:`~w2v_dist.errors.CorpusError`) becomes an
+        empty partition, and its error is reported in the returned ``info``.
 
     Returns
     -------
@@ -131,17 +149,41 @@ def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict) ->
         Word ids of the in-vocabulary tokens, sentence after sentence.
     offsets : int64 [S + 1]
         Sentence boundaries into ``ids``.
+    info : dict
+        ``url``, ``invalid_utf8`` (int, U+FFFD characters that replaced invalid bytes) and
+        ``error`` (None, or the one-line message of a skipped shard).
+
+    Raises
+    ------
+    CorpusError
+        The shard cannot be read and ``on_bad_shard`` is ``"error"``.
     """
     from ..corpus import read_tokenize
+    from ..errors import CorpusError
     from ..vocab import encode
 
-    sentences = read_tokenize(shard, storage_options, **tokenize_options)
-    return encode(sentences, vocab_words)
+    stats = {"invalid_utf8": 0}
+    try:
+        sentences = read_tokenize(shard, storage_options, stats=stats, **tokenize_options)
+    except CorpusError as exc:
+        if on_bad_shard != "skip":
+            raise
+        return (np.zeros(0, np.int32), np.zeros(1, np.int64),
+                {"url": shard.url, "invalid_utf8": 0, "error": str(exc)})
+    ids, offsets = encode(sentences, vocab_words)
+    return ids, offsets, {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
 
 
-def partition_words(part: tuple[np.ndarray, np.ndarray]) -> int:
+def partition_words(part) -> int:
     """Number of in-vocabulary words (ids) of an encoded partition."""
     return int(part[0].shape[0])
+
+
+def partition_info(part) -> dict:
+    """``words`` (in-vocabulary ids) and the ``info`` dict of an encoded partition (:func:`encode_shard`)."""
+    info = dict(part[2]) if len(part) > 2 else {}
+    info["words"] = int(part[0].shape[0])
+    return info
 
 
 def _plan(parts, word_lo: int, word_hi: int, threads: int):
@@ -153,7 +195,8 @@ def _plan(parts, word_lo: int, word_hi: int, threads: int):
     """
     plans: list[list[tuple[int, int, int, int]]] = [[] for _ in range(threads)]
     start = 0
-    for p, (ids, offsets) in enumerate(parts):
+    for p, part in enumerate(parts):
+        ids, offsets = part[0], part[1]
         n = int(ids.shape[0])
         lo, hi = max(word_lo - start, 0), min(word_hi - start, n)
         if lo < hi:
@@ -182,7 +225,7 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     syn0, syn1neg, syn1 = rep.mats
     t0, t1, t2 = rep.touched[t]
     for i, (pi, s_lo, s_hi, words) in enumerate(plan):
-        ids, offsets = parts[pi]
+        ids, offsets = parts[pi][0], parts[pi][1]
         a0 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
         done += words
         a1 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
@@ -214,8 +257,8 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
     update : list or None
         Per matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``: central
         rows that differ from this replica after the last merge.
-    *parts : (ids int32 [N], offsets int64 [S + 1])
-        This worker's encoded partitions, in stream order.
+    *parts : (ids int32 [N], offsets int64 [S + 1], info dict)
+        This worker's encoded partitions (:func:`encode_shard`), in stream order.
 
     Returns
     -------
@@ -225,7 +268,9 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
         ``bytes_in`` (update bytes received).
     """
-    rep = _REPLICAS[_key(job_id)]
+    rep = _REPLICAS.get(_key(job_id))
+    if rep is None:  # e.g. the worker process was restarted: the driver re-creates replicas
+        raise RuntimeError(f"no replica of {job_id} on {_worker_address()}")
     bytes_in = 0
     if update is not None:
         for m, b, (rows, vals) in zip(rep.mats, rep.bases, update):
