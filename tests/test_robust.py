@@ -16,6 +16,7 @@ from w2v_dist.cluster import dask_client
 from w2v_dist.config import Config
 from w2v_dist.corpus import discover_shards, read_lines
 from w2v_dist.errors import ConfigError, W2VError
+from w2v_dist.output import OUTPUT_FILES
 from w2v_dist.training import checkpoint as ckpt
 from w2v_dist.training.driver import train_vectors
 
@@ -394,8 +395,7 @@ def test_killed_worker_process_the_run_completes(tmp_path, small_corpus, workers
     from w2v_dist.output import write_outputs
 
     write_outputs(str(out), res.wv, res.vocab, m)
-    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == [
-        "metrics.json", "vectors.bin", "vectors.txt", "vocab.parquet"]
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith("_")) == sorted(OUTPUT_FILES)
 
 
 def test_resume_without_checkpoint_is_an_error(tmp_path, capsys, good_text):
