@@ -198,3 +198,46 @@ def test_storage_options_layers_and_redaction(tmp_path):
     from dask.base import tokenize
 
     assert tokenize(so) == tokenize(StorageOptions(dict(got))) and "value" not in tokenize(so)
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_checkpoints_on_s3_resume_with_phrases(s3, storage_options, inproc_client):
+    """Checkpoints written to s3:// (COMMIT marker last), a run stopped after its 4th round (just checkpointed) and resumed
+    from them ends with the uninterrupted run's vocabulary (phrase tokens included) and vectors;
+    no credential is written into the checkpoint."""
+    import w2v_dist
+    from w2v_dist.config import Config
+    from w2v_dist.training import checkpoint as ckpt
+    from w2v_dist.training.driver import train_vectors
+
+    data = [f"s3://{BUCKET}/text/*.txt.gz"]
+    cfg = dict(sg=1, epochs=2, vector_size=16, sync_every=20_000, checkpoint_every=2, phrases=True,
+               phrase_connector_words="english", seed=3)
+    clean = w2v_dist.train(data, client=inproc_client, storage_options=storage_options,
+                           output=f"s3://{BUCKET}/ckpt/clean", **cfg)
+    assert any("_" in w for w in clean.wv.index_to_key)  # phrase tokens made it into the vocabulary
+
+    def stop(stats):
+        if stats["round"] == 3:
+            raise _Stop
+
+    url = f"s3://{BUCKET}/ckpt/model"
+    with pytest.raises(_Stop):
+        train_vectors(inproc_client, data, Config(**cfg), storage_options=storage_options, progress=False,
+                      on_round=stop, checkpoint_url=f"{url}/_checkpoint")
+    s3.invalidate_cache()
+    got = ckpt.latest(f"{url}/_checkpoint", storage_options)
+    assert got is not None and got.state["rounds_done"] == 4
+    for path in s3.find(f"{BUCKET}/ckpt/model/_checkpoint"):
+        raw = s3.cat(path)
+        assert SECRET.encode() not in raw and KEY_ID.encode() not in raw
+    res = w2v_dist.train(data, client=inproc_client, storage_options=storage_options, output=url,
+                         resume=True, **cfg)
+    assert res.metrics["resumed_from_round"] == 4 and res.metrics["rounds"] == clean.metrics["rounds"]
+    assert res.wv.index_to_key == clean.wv.index_to_key
+    np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-5)
+    back = WordVectors.load_word2vec_format(f"{url}/vectors.bin", storage_options=storage_options)
+    np.testing.assert_array_equal(back.vectors, res.wv.vectors)
