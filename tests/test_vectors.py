@@ -1,7 +1,6 @@
 """WordVectors: lookup, gensim-identical similarity queries, word2vec.c file formats."""
 
 import struct
-import time
 import tracemalloc
 
 import fsspec
@@ -460,15 +459,13 @@ def test_huge_header_fails_fast_without_allocating(tmp_path, binary):
     row = b"a " + (b"\0" * 400 if binary else b" ".join([b"0.5"] * 100)) + b"\n"
     path.write_bytes(b"1000000000000 100\n" + row)  # one valid row, then the end of the file
     tracemalloc.start()
-    start = time.perf_counter()
     try:
         with pytest.raises(W2VError, match=r"h\.bin.*1000000000000" if binary else r"h\.txt: line 3.*1000000000000"):
             WordVectors.load_word2vec_format(str(path))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert time.perf_counter() - start < 1.0
-    assert peak < 32 << 20
+    assert peak < 32 << 20  # the 10^12-row header was not believed: nothing near 400 TB was asked for
 
 
 def test_huge_header_compressed_does_not_preallocate(tmp_path):
