@@ -53,7 +53,7 @@ def run_gensim(model: str, corpus_file: str, out: str, seed: int) -> dict:
             "words_per_second": eff / t_train, "vocab_size": len(w2v.wv)}
 
 
-def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int) -> dict:
+def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int, merge: str = "sum") -> dict:
     import w2v_dist
     from w2v_dist.cluster import dask_client
 
@@ -61,7 +61,7 @@ def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, th
     t0 = time.perf_counter()
     with dask_client(workers=workers, threads_per_worker=threads) as client:
         t_start = time.perf_counter() - t0
-        res = w2v_dist.train(inputs, client=client, seed=seed, output=out, overwrite=True, **p)
+        res = w2v_dist.train(inputs, client=client, seed=seed, output=out, overwrite=True, merge=merge, **p)
     m = res.metrics
     return {"vocab_seconds": m["stage_seconds"]["vocab"] + m["stage_seconds"]["encode"],
             "train_seconds": m["train_seconds"], "effective_words": m["effective_words"],
@@ -87,7 +87,7 @@ def child(args) -> None:
     if args.tool == "gensim":
         res = run_gensim(args.model, args.corpus_file, args.out, args.seed)
     else:
-        res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads)
+        res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads, args.merge)
     print("RESULT " + json.dumps(res))
 
 
@@ -97,6 +97,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=list(MODELS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
     ap.add_argument("--shapes", nargs="+", default=["1x2", "2x1"], help="w2v-dist WORKERSxTHREADS shapes")
+    ap.add_argument("--merge", default="sum", help="w2v-dist merge rule of the replicas (w2v_dist/training/merge.py)")
     ap.add_argument("--skip-gensim", action="store_true")
     ap.add_argument("--json", help="also write the rows here")
     # child mode
@@ -120,7 +121,7 @@ def main() -> None:
             runs = [] if args.skip_gensim else [("gensim", "workers=2", me + ["--tool", "gensim", "--corpus-file", str(corpus_file)])]
             for shape in args.shapes:
                 w, t = shape.split("x")
-                runs.append(("w2v-dist", f"{w} worker x {t} thr", me + ["--tool", "w2v", "--workers", w, "--threads", t,
+                runs.append(("w2v-dist", f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "sum" else ""), me + ["--tool", "w2v", "--merge", args.merge, "--workers", w, "--threads", t,
                                                                       "--inputs", *args.inputs]))
             ref = None
             for tool, shape, cmd in runs:

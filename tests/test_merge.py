@@ -48,3 +48,60 @@ def test_one_replica_every_rule_applies_its_delta(name):
 def test_unknown_rule():
     with pytest.raises(KeyError):
         get_merge_rule("median")
+
+
+def test_scaled_sum_between_sum_and_mean():
+    from w2v_dist.training.merge import merge_scaled_sum
+
+    for scale, rule in ((np.ones(4, np.float32), "sum"), (np.full(4, 0.5, np.float32), "mean")):
+        a, rows, deltas = _example()
+        b = a.copy()
+        merge_scaled_sum(a, rows, deltas, scale=scale)
+        get_merge_rule(rule)(b, rows, deltas)
+        np.testing.assert_allclose(a, b)
+    central, rows, deltas = _example()
+    changed = merge_scaled_sum(central, rows, deltas, scale=np.array([1, 1, 0.25, 0.5], np.float32))
+    np.testing.assert_array_equal(changed, [0, 2, 3])
+    np.testing.assert_allclose(central, [[1, 0], [1, 1], [2, 3.5], [2.5, 2.5]])
+
+
+def test_row_scales_is_the_geometric_series_over_replicas():
+    from w2v_dist.training.merge import row_scales
+
+    n = np.array([0.0, 1.0, 10.0, 1e3, 1e7])
+    for K in (2, 4, 8):
+        got = row_scales(n, alpha=0.025, replicas=K, c=0.1)
+        q = np.exp(-0.1 * 0.025 * n)
+        ref = np.array([sum(qi**k for k in range(K)) / K for qi in q])  # K steps, each q times the last
+        np.testing.assert_allclose(got, ref, rtol=1e-5)
+        assert got[0] == 1.0 and abs(got[-1] - 1.0 / K) < 1e-6  # an idle row: sum; a busy row: mean
+
+
+def test_expected_updates_against_a_direct_count():
+    """syn0 / syn1neg / syn1 expectations, recomputed word by word and node by node."""
+    from w2v_dist.kernels import build_huffman
+    from w2v_dist.training.merge import expected_updates
+    from w2v_dist.vocab import keep_probabilities
+
+    counts = np.array([500, 300, 120, 50, 20, 10], np.int64)
+    keep = keep_probabilities(counts, 1e-2)
+    points, codes, codelens = build_huffman(counts)
+    S_raw, window, negative = 1000.0, 5, 3
+    for sg in (0, 1):
+        got = expected_updates(counts, keep, S_raw, sg=sg, window=window, negative=negative, ns_exponent=0.75,
+                               hs=1, points=points, codelens=codelens)
+        kept = [c * k / (2**32 - 1) for c, k in zip(counts.tolist(), keep.tolist())]
+        S = S_raw * sum(kept) / counts.sum()
+        pairs = window + 1
+        m = pairs if sg else 1
+        u = [c**0.75 for c in counts.tolist()]
+        for w in range(len(counts)):
+            share = kept[w] / sum(kept)
+            assert got[0][w] == pytest.approx(share * S * pairs)
+            assert got[1][w] == pytest.approx(share * S * m + S * m * negative * u[w] / sum(u))
+        node = [0.0] * (len(counts) - 1)
+        for w in range(len(counts)):
+            for d in range(codelens[w]):
+                node[points[w, d]] += kept[w] / sum(kept) * S * m
+        np.testing.assert_allclose(got[2], node)
+        assert got[2][len(counts) - 2] == pytest.approx(S * m)  # the root is on every path

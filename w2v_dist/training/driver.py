@@ -479,6 +479,14 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
     R = max(1, math.ceil(max(W_k.values()) / config.sync_every))
+    n_updates = None
+    if getattr(merge, "needs_row_scale", False) and K > 1:
+        from .merge import expected_updates, row_scales
+
+        n_updates = expected_updates(vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg,
+                                     window=config.window, negative=config.negative,
+                                     ns_exponent=config.ns_exponent, hs=config.hs,
+                                     points=tables.get("points"), codelens=tables.get("codelens"))
     n_rounds = config.epochs * R
 
     def alpha_at(p: int) -> float:
@@ -591,7 +599,9 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 if K > 1:
                     upd = []
                     for i, m in enumerate(mats):
-                        changed = merge(m, [x["rows"][i] for x in results], [x["deltas"][i] for x in results])
+                        extra = {} if n_updates is None else {"scale": row_scales(n_updates[i], a0, K)}
+                        changed = merge(m, [x["rows"][i] for x in results], [x["deltas"][i] for x in results],
+                                        **extra)
                         upd.append((changed, m[changed]))
                     bytes_out = sum(rr.nbytes + v.nbytes for rr, v in upd) * K
                     bytes_back = sum(rr.nbytes + d.nbytes for x in results for rr, d in zip(x["rows"], x["deltas"]))

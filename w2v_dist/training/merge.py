@@ -82,10 +82,115 @@ def merge_touched_mean(central: np.ndarray, rows: Sequence[np.ndarray], deltas: 
     return union
 
 
+def merge_scaled_sum(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Sequence[np.ndarray],
+                     scale: np.ndarray | None = None) -> np.ndarray:
+    """``central[r] += scale[r] * (sum of the deltas of row r)``: the sum, damped per row.
+
+    Parameters
+    ----------
+    central, rows, deltas
+        As :func:`merge_sum`.
+    scale : float32 array [V], optional
+        Per-row factor in ``[1/K, 1]`` (:func:`row_scales`); None is the plain sum.
+
+    Returns
+    -------
+    int64 array of the rows of ``central`` that changed, sorted.
+    """
+    if scale is None:
+        return merge_sum(central, rows, deltas)
+    for r, d in zip(rows, deltas):
+        central[r] += d * scale[r][:, None]
+    return _union(rows)
+
+
+merge_scaled_sum.needs_row_scale = True  # the driver passes ``scale=row_scales(...)`` every round
+
+
+def expected_updates(counts: np.ndarray, keep_prob: np.ndarray, words_per_round: float, *, sg: int,
+                     window: int, negative: int, ns_exponent: float, hs: int, points: np.ndarray | None = None,
+                     codelens: np.ndarray | None = None) -> list[np.ndarray]:
+    """Expected SGD updates of every row of ``[syn0, syn1neg, syn1]`` in one replica's round.
+
+    A replica trains ``words_per_round`` raw words a round; word ``w`` is kept with probability
+    ``keep_prob[w] / (2**32 - 1)`` (subsampling), so its kept share is
+    ``e_w = counts[w] * keep[w] / sum(counts * keep)`` of the ``S = words_per_round * sum(counts *
+    keep) / sum(counts)`` kept words.  A kept word has about ``P = window + 1`` context pairs (the
+    reduced window ``b`` is uniform in ``1..window`` and ``2 E[b] = window + 1``).  Then, in the
+    word2vec.c orientation (skip-gram predicts the center word from each context word; CBOW
+    predicts it once from the window):
+
+    * syn0 row ``w``: ``e_w S P`` (as a context word, in either model);
+    * syn1neg row ``w``: ``e_w S m`` as the positive plus ``S m negative u_w`` as a noise word,
+      with ``m = P`` for skip-gram and 1 for CBOW and ``u_w`` the unigram^ns_exponent
+      distribution;
+    * syn1 node ``n``: ``S m sum_{w: n on the path of w} e_w``.
+
+    Parameters
+    ----------
+    counts : int64 [V]
+    keep_prob : uint32 [V]
+        :func:`w2v_dist.vocab.keep_probabilities`.
+    words_per_round : float
+        Raw in-vocabulary words one replica trains per round.
+    points : int32 [V, L], codelens : int32 [V]
+        The Huffman paths (:func:`w2v_dist.kernels.build_huffman`), needed when ``hs``.
+
+    Returns
+    -------
+    list of three float64 arrays: [V] (syn0), [V] or [1] (syn1neg), [V - 1] or [1] (syn1).
+    """
+    c = np.asarray(counts, dtype=np.float64)
+    keep = np.asarray(keep_prob, dtype=np.float64) / (2**32 - 1)
+    kept = c * keep
+    S = words_per_round * kept.sum() / max(c.sum(), 1.0)
+    e = kept / max(kept.sum(), 1e-300)
+    P = float(window + 1)
+    m = P if sg else 1.0
+    syn0 = e * S * P
+    if negative > 0:
+        u = c ** ns_exponent
+        syn1neg = e * S * m + S * m * negative * u / max(u.sum(), 1e-300)
+    else:
+        syn1neg = np.zeros(1)
+    if hs and points is not None and c.size > 1:
+        L = points.shape[1]
+        on_path = np.arange(L)[None, :] < np.asarray(codelens)[:, None]
+        weights = np.broadcast_to((e * S * m)[:, None], points.shape)[on_path]
+        syn1 = np.bincount(points[on_path], weights=weights, minlength=c.size - 1)
+    else:
+        syn1 = np.zeros(1)
+    return [syn0, syn1neg, syn1]
+
+
+def row_scales(n_updates: np.ndarray, alpha: float, replicas: int, c: float = 0.1) -> np.ndarray:
+    """Per-row damping of the summed deltas: from the sum (rare rows) to the mean (busy rows).
+
+    ``scale = (1 - q**K) / (K (1 - q))`` with ``q = exp(-c * alpha * n)``, ``n`` the row's
+    expected updates in a replica's round (:func:`expected_updates`).  A row that reaches its local
+    equilibrium within a round (``alpha n`` large, ``q`` near 0) gets ``1/K`` (the mean: K replicas
+    made nearly the same move); a row that barely moves (``q`` near 1) gets 1 (the sum: the moves
+    add up).  This is a geometric series: K successive steps each shrinking the distance by ``q``
+    cover ``(1 - q**K) / (1 - q)`` times the first step.  The frequency-aware rule of the planning
+    study (``../shared/evidence/averaging.md``, Q3, ``c = 0.1`` fitted there on the per-row
+    diagnostic).
+
+    Returns
+    -------
+    float32 array, same shape as ``n_updates``, values in ``[1/K, 1]``.
+    """
+    K = max(int(replicas), 1)
+    q = np.exp(-c * alpha * np.asarray(n_updates, dtype=np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = np.where(q < 1.0 - 1e-12, (1.0 - q**K) / (K * (1.0 - q)), 1.0)
+    return np.clip(s, 1.0 / K, 1.0).astype(np.float32)
+
+
 MERGE_RULES: dict[str, MergeFn] = {
     "sum": merge_sum,
     "mean": merge_mean,
     "touched-mean": merge_touched_mean,
+    "scaled-sum": merge_scaled_sum,
 }
 
 
