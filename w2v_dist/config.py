@@ -89,7 +89,7 @@ class Config:
     tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
     sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
-    merge: str = _f("sum", "merge rule for the replicas' changes: sum, mean or touched-mean", "train")
+    merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")
     # --- checkpoints
     checkpoint_every: int = _f(0, "write a checkpoint every N rounds (0: never)", "checkpoint")

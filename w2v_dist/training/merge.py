@@ -9,8 +9,15 @@ The rule is a named, swappable part (``merge=`` in the config) because the obvio
 different ways as the number of replicas K grows (../shared/evidence/averaging.md, a simulation on
 the shared corpus, SG-NS, 5.25M tokens):
 
+* ``scaled-sum`` (the default): ``W[r] += s_r sum_k delta_k[r]`` with a per-row factor ``s_r``
+  from 1 (the sum, for rows that barely move in a round) down to 1/K (the mean, for rows that
+  reach their local equilibrium within a round), computed from each row's expected updates per
+  round (:func:`expected_updates`, :func:`row_scales`).  On the whole shared corpus with 2 worker
+  processes it brought hierarchical softmax back to gensim's quality, where the plain sum lost
+  3-4 analogy points (the top Huffman nodes are updated by every pair), and it is closer to gensim
+  than the sum for the NS models too (benchmarks/README.md).
 * ``sum``: ``W += sum_k delta_k``.  Matched sequential training at K=2 but diverged at K >= 4:
-  frequent rows get K nearly parallel updates.  The default, for K <= 2.
+  frequent rows get K nearly parallel updates.
 * ``mean``: ``W += sum_k delta_k / K`` (plain model averaging).  Stable, but every row learns at
   about 1/K speed; lost 9 WordSim-353 points already at K=2.
 * ``touched-mean``: each row averaged over the replicas that changed it (Spark MLlib's
