@@ -131,13 +131,43 @@ def test_random_corpus_with_delimiter_in_tokens_equals_gensim():
     assert model.apply(sents).to_pylist() == [frozen[s] for s in toks]
 
 
+@pytest.mark.parametrize("kmax_cap", [64, 1])
+def test_learn_with_delimiter_in_tokens_equals_gensim(monkeypatch, kmax_cap):
+    # integer span keys and string keys (delimiter words; with kmax_cap=1 also the spans with
+    # two or more connectors) must add up to gensim's string-keyed counts, across partitions
+    import w2v_dist.phrases as ph
+
+    monkeypatch.setattr(ph, "_KMAX_CAP", kmax_cap)
+    rng = np.random.default_rng(5)
+    units = [["new", "york"], ["new_york"], ["x_y", "z"], ["x", "y_z"], ["x", "y", "z"], ["x_of_the", "y"],
+             ["x", "of", "the", "y"], ["of"], ["the"], ["a", "of", "the", "of", "b"], ["a_of_the_of_b"]]
+    units += [[f"w{i}"] for i in range(40)]
+    toks = []
+    for _ in range(4000):
+        picks = rng.integers(0, len(units), size=rng.integers(1, 6))
+        toks.append([t for k in picks for t in units[k]])
+    conn = frozenset({"of", "the"})
+    kw = dict(min_count=2, threshold=0.5, connector_words=conn)
+    ref = Phrases(toks, **kw)
+    sents = pa.array(toks, pa.list_(pa.string()))
+    model = learn_phrases([sents[i:i + 700] for i in range(0, len(toks), 700)], split_every=2, split_out=3, **kw)
+    assert any(p.count("_") > 2 for p in ref.export_phrases())
+    _assert_same_phrases(model.export_phrases(), ref.export_phrases())
+    frozen = ref.freeze()
+    assert model.apply(sents).to_pylist() == [frozen[s] for s in toks]
+
+
 def test_pruning_bounds_partial_tables(small_tokens, small_shards):
-    from w2v_dist.phrases import _count_part
+    from w2v_dist.phrases import _count_spans, _encode_part, _global_words, _word_table
 
     bound = 20_000
     exact = merge_counts([count_phrase_candidates(small_tokens[0], ENGLISH_CONNECTOR_WORDS)])
-    [part] = _count_part(small_shards[0], None, {}, None, ENGLISH_CONNECTOR_WORDS, "_", bound)
-    assert part.num_rows <= bound
+    enc = _encode_part(small_shards[0], None, {}, None)
+    for mvs in (None, bound):
+        words = _global_words([_word_table(enc, mvs)], mvs, ENGLISH_CONNECTOR_WORDS, "_")
+        *ints, strings = _count_spans(small_shards[0], words, None, {}, None, ENGLISH_CONNECTOR_WORDS, "_", mvs, 4)
+        rows = sum(k.size for k, _, _ in ints) + strings.num_rows
+        assert len(words.words) <= bound and (rows > bound if mvs is None else rows <= bound)
     model = learn_phrases(small_shards, connector_words=ENGLISH_CONNECTOR_WORDS, max_vocab_size=bound, split_every=2)
     true = dict(zip(exact.column("word").to_pylist(), exact.column("count").to_pylist()))
     got = model.passes[0]

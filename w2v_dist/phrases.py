@@ -52,7 +52,7 @@ import pyarrow.compute as pc
 from .corpus import DEFAULT_TOKEN_PATTERN, Shard, read_tokenize
 from .errors import ConfigError, CorpusError
 from .storage import read_parquet_table, write_parquet_table
-from .vocab import _CORPUS_WORDS, _MIN_REDUCE, _meta_int, _with_meta, merge_counts
+from .vocab import _CORPUS_WORDS, _MIN_REDUCE, _kth_largest, _meta_int, _with_meta, merge_counts
 
 __all__ = [
     "ENGLISH_CONNECTOR_WORDS",
@@ -288,6 +288,24 @@ def _finish(merged: pa.Table, min_count: int, delimiter: str) -> dict:
             "plain": plain.replace_schema_metadata(None), "candidates": cand.replace_schema_metadata(None)}
 
 
+def _score_arrays(ca, cb, bc, len_vocab: int, corpus_words: int, *, min_count: int, threshold: float,
+                  scoring: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (float64) and phrase mask of candidates with end counts ``ca``, ``cb`` and count ``bc``."""
+    ok = (ca > 0) & (cb > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if scoring == "npmi":
+            cwf = float(corpus_words)
+            pa_, pb_, pab = ca / cwf, cb / cwf, bc / cwf
+            score = np.log(pab / (pa_ * pb_)) / -np.log(pab)
+            ok &= bc >= min_count
+        else:
+            scale = len_vocab if scoring == "default" else corpus_words
+            score = (bc - min_count) / (ca * cb).astype(np.float64) * scale
+            if scoring == "word2phrase":
+                ok &= (ca >= min_count) & (cb >= min_count)
+    return score, ok & (score > threshold)
+
+
 def _score(candidates: pa.Table, plain: pa.Table, len_vocab: int, corpus_words: int, *, min_count: int,
            threshold: float, scoring: str, delimiter: str) -> pa.Table:
     """Score the candidate keys (module docstring); ``plain`` gives the counts of their ends."""
@@ -308,19 +326,8 @@ def _score(candidates: pa.Table, plain: pa.Table, len_vocab: int, corpus_words: 
         return lookup[i.to_numpy(zero_copy_only=False)]
 
     ca, cb = count_of(first), count_of(last)
-    ok = (ca > 0) & (cb > 0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        if scoring == "npmi":
-            cwf = float(corpus_words)
-            pa_, pb_, pab = ca / cwf, cb / cwf, bc / cwf
-            score = np.log(pab / (pa_ * pb_)) / -np.log(pab)
-            ok &= bc >= min_count
-        else:
-            scale = len_vocab if scoring == "default" else corpus_words
-            score = (bc - min_count) / (ca * cb).astype(np.float64) * scale
-            if scoring == "word2phrase":
-                ok &= (ca >= min_count) & (cb >= min_count)
-    keep = ok & (score > threshold)
+    score, keep = _score_arrays(ca, cb, bc, len_vocab, corpus_words, min_count=min_count, threshold=threshold,
+                                scoring=scoring)
     table = pa.table({"phrase": cw.filter(pa.array(keep)), "score": pa.array(score[keep], pa.float64()),
                       "count": pa.array(bc[keep], pa.int64())})
     order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("phrase", "ascending")])
@@ -690,44 +697,341 @@ class PhraseModel:
 
 
 # --------------------------------------------------------------------------------------------
-# Dask stage
+# Dask stage: words first, then spans as integer keys
 
 
-def _buckets(table: pa.Table, n: int) -> list[pa.Table]:
-    """Split a count table into ``n`` tables by a hash of the key (same key, same bucket)."""
-    if n == 1:
-        return [table]
-    corpus_words = _meta_int(table, _CORPUS_WORDS) or 0
-    min_reduce = _meta_int(table, _MIN_REDUCE) or 1
-    data, off = _string_buffers(table.column("word").combine_chunks())
-    h, _ = _hash_strings(data, off)
-    b = ((h * _MIX) >> np.uint64(33)) % np.uint64(n)
-    order = np.argsort(b, kind="stable")
-    bounds = np.searchsorted(b[order], np.arange(n + 1, dtype=np.uint64))
-    sorted_ = table.take(pa.array(order))
-    return [_with_meta(sorted_.slice(bounds[i], bounds[i + 1] - bounds[i]), corpus_words if i == 0 else 0, min_reduce)
-            for i in range(n)]
+_INT64_MAX = 2**63 - 1
+_KMAX_CAP = 64  # longest connector run kept as an integer key (longer runs: string keys)
 
 
-def _count_part(part, storage_options, tokenize_options: dict, model, connectors, delimiter,
-                max_vocab_size, split_out: int = 1) -> list[pa.Table]:
-    """Worker task: (read and tokenize a Shard,) apply the earlier passes, count the candidates.
+@dataclass(eq=False)
+class _Encoded:
+    """One partition, dictionary-encoded on its worker: ``words`` [D] and int32 ``idx`` [n] into
+    them, int64 [S + 1] sentence ``offsets``, int64 ``counts`` [D] of each word."""
 
-    Returns ``split_out`` count tables, split by a hash of the key.
+    words: pa.Array
+    idx: np.ndarray
+    offsets: np.ndarray
+    counts: np.ndarray
+
+
+@dataclass(eq=False)
+class _Words:
+    """The global word dictionary of a pass and what the span keys need of it.
+
+    ``words`` [V] (every word kept, connectors included), ``counts`` int64 [V]; ``rank`` int32 [V]:
+    a connector's rank among the connectors of ``words`` (-1 for other words); ``dirty`` bool [V]:
+    the word contains the delimiter.  A span ``a c_1 ... c_k b`` (ids ``a``, ``b``, connector
+    ranks ``r_i``) has the key ``V + (m V + a) V + b`` with ``m = sum_i (r_i + 1) base**(i-1)``,
+    ``base`` = number of connectors + 1; ``kmax`` is the longest connector run whose keys fit in
+    int64.  Distinct keys are distinct joined strings, and back.
     """
+
+    words: pa.Array
+    counts: np.ndarray
+    rank: np.ndarray
+    dirty: np.ndarray
+    base: int
+    kmax: int
+    corpus_words: int
+    min_reduce: int
+    conn_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def unigram_counts(self) -> np.ndarray:
+        """int64 [V]: count of each word as a key of its own (0 for connectors and delimiter words)."""
+        return np.where((self.rank < 0) & ~self.dirty, self.counts, 0)
+
+
+def _read_part(part, storage_options, tokenize_options: dict, model):
     if isinstance(part, Shard):
-        sentences = read_tokenize(part, storage_options, **tokenize_options, phrases=model)
-    else:
-        sentences = part if model is None else model.apply(part)
-    table = count_phrase_candidates(sentences, connectors, delimiter)
-    if max_vocab_size is not None:
-        table = merge_counts([table], max_vocab_size)
-    return _buckets(table, split_out)
+        return read_tokenize(part, storage_options, **tokenize_options, phrases=model)
+    return part if model is None else model.apply(part)
 
 
-def _finish_bucket(tables, max_vocab_size, min_count, delimiter) -> dict:
-    """Worker task: the last merge of one bucket, reduced to what scoring needs (:func:`_finish`)."""
-    return _finish(merge_counts(tables, max_vocab_size), min_count, delimiter)
+def _encode_part(part, storage_options, tokenize_options: dict, model) -> _Encoded:
+    """Worker task: (read and tokenize a Shard,) apply the earlier passes, dictionary-encode."""
+    if isinstance(part, _Encoded):
+        return part
+    values, offsets = _flatten(_read_part(part, storage_options, tokenize_options, model))
+    if len(values) == 0:
+        return _Encoded(pa.array([], pa.string()), np.zeros(0, np.int32), offsets, np.zeros(0, np.int64))
+    enc = pc.dictionary_encode(values)
+    idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    return _Encoded(enc.dictionary, idx, offsets, np.bincount(idx, minlength=len(enc.dictionary)).astype(np.int64))
+
+
+def _word_table(enc: _Encoded, max_vocab_size) -> pa.Table:
+    """Worker task: a partition's word counts (every token, connectors included)."""
+    table = _with_meta(pa.table({"word": enc.words, "count": pa.array(enc.counts, pa.int64())}), len(enc.idx), 1)
+    return table if max_vocab_size is None else merge_counts([table], max_vocab_size)
+
+
+def _global_words(tables, max_vocab_size, connectors, delimiter) -> _Words:
+    """Worker task: the last merge of the word tables, as a :class:`_Words`."""
+    merged = merge_counts(tables, max_vocab_size)
+    words = merged.column("word").combine_chunks()
+    counts = merged.column("count").to_numpy().astype(np.int64)
+    V = len(words)
+    is_conn = _connector_mask(words, connectors)
+    rank = np.full(V, -1, np.int32)
+    conn_ids = np.flatnonzero(is_conn)
+    rank[conn_ids] = np.arange(conn_ids.size, dtype=np.int32)
+    dirty = (pc.match_substring(words, delimiter).to_numpy(zero_copy_only=False) if V
+             else np.zeros(0, bool))
+    base = conn_ids.size + 1
+    kmax = 0
+    if V and base > 1:
+        room = (_INT64_MAX - V) // (V * V)
+        while kmax < _KMAX_CAP and base ** (kmax + 1) <= room:
+            kmax += 1
+    return _Words(words, counts, rank, dirty, base, kmax, _meta_int(merged, _CORPUS_WORDS) or 0,
+                  _meta_int(merged, _MIN_REDUCE) or 1, conn_ids.astype(np.int64))
+
+
+@numba.njit(nogil=True, cache=True)
+def _span_kernel(ids, is_conn, dirty, sent_off, rank, V, base, kmax):
+    """Integer keys of a partition's spans (gensim ``_learn_vocab``'s joined tokens).
+
+    ``ids`` int32 [n] global word ids (-1: pruned), ``is_conn`` / ``dirty`` bool [n] per token.
+    Returns the int64 keys of the clean spans (no delimiter word, at most ``kmax`` connectors),
+    and the [start, end] token positions of the *string* keys: spans with a delimiter word or
+    too many connectors, and the delimiter words themselves (their unigram keys contain the
+    delimiter).  Spans with a pruned word are not counted.
+    """
+    n = ids.shape[0]
+    keys = np.empty(n, np.int64)
+    ss = np.empty(2 * n, np.int64)
+    se = np.empty(2 * n, np.int64)
+    nk = 0
+    ns = 0
+    for si in range(sent_off.shape[0] - 1):
+        start = -1
+        for j in range(sent_off[si], sent_off[si + 1]):
+            if is_conn[j]:
+                continue
+            if dirty[j] and ids[j] >= 0:
+                ss[ns] = j
+                se[ns] = j
+                ns += 1
+            if start >= 0:
+                bad = False
+                dirt = False
+                for t in range(start, j + 1):
+                    if ids[t] < 0:
+                        bad = True
+                        break
+                    if dirty[t]:
+                        dirt = True
+                if not bad:
+                    if dirt or j - start - 1 > kmax:
+                        ss[ns] = start
+                        se[ns] = j
+                        ns += 1
+                    else:
+                        m = np.int64(0)
+                        p = np.int64(1)
+                        for t in range(start + 1, j):
+                            m += (np.int64(rank[ids[t]]) + 1) * p
+                            p *= base
+                        keys[nk] = V + (m * V + np.int64(ids[start])) * V + np.int64(ids[j])
+                        nk += 1
+            start = j
+    return keys[:nk], ss[:ns], se[:ns]
+
+
+@numba.njit(nogil=True, cache=True)
+def _canonical_kernel(piece_off, pid, rank, V, base, kmax):
+    """The integer key of each string key whose delimiter-separated pieces form a clean span
+    (known words, non-connector ends, connectors between, at most ``kmax``), else -1."""
+    n = piece_off.shape[0] - 1
+    out = np.full(n, -1, np.int64)
+    for i in range(n):
+        s = piece_off[i]
+        e = piece_off[i + 1]
+        if e - s < 2 or e - s - 2 > kmax:
+            continue
+        ok = True
+        for t in range(s, e):
+            if pid[t] < 0:
+                ok = False
+                break
+        if not ok or rank[pid[s]] >= 0 or rank[pid[e - 1]] >= 0:
+            continue
+        m = np.int64(0)
+        p = np.int64(1)
+        for t in range(s + 1, e - 1):
+            if rank[pid[t]] < 0:
+                ok = False
+                break
+            m += (np.int64(rank[pid[t]]) + 1) * p
+            p *= base
+        if ok:
+            out[i] = V + (m * V + np.int64(pid[s])) * V + np.int64(pid[e - 1])
+    return out
+
+
+def _sum_int(tables) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sum integer count tables ``(keys, counts, min_reduce)``: sorted distinct keys, int64 counts."""
+    tables = list(tables)
+    min_reduce = max((t[2] for t in tables), default=1)
+    tables = [t for t in tables if t[0].size]
+    if not tables:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), min_reduce
+    if len(tables) == 1:
+        return tables[0][0], tables[0][1], min_reduce
+    k = np.concatenate([t[0] for t in tables])
+    c = np.concatenate([t[1] for t in tables])
+    order = np.argsort(k, kind="stable")  # timsort: merges the sorted runs
+    k, c = k[order], c[order]
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    return k[starts], np.add.reduceat(c, starts) if c.size else c, min_reduce
+
+
+def _prune_threshold(counts: np.ndarray, max_size, min_reduce: int) -> int | None:
+    """merge_counts's rule: the smallest kept count when ``counts`` exceeds ``max_size``, else None."""
+    if max_size is None or counts.size <= max_size:
+        return None
+    return max(min_reduce, _kth_largest(counts, max_size + 1) + 1)
+
+
+def _merge_int(tables, bound) -> tuple:
+    """Worker task: sum integer count tables, pruned to ``bound`` keys as :func:`merge_counts`."""
+    k, c, mr = _sum_int(tables)
+    t = _prune_threshold(c, bound, mr)
+    if t is not None:
+        keep = c >= t
+        k, c, mr = k[keep], c[keep], t + 1
+    return k, c, mr
+
+
+def _count_spans(src, words: _Words, storage_options, tokenize_options: dict, model, connectors, delimiter,
+                 max_vocab_size, split_out: int) -> list:
+    """Worker task: a partition's span counts, as ``split_out`` integer tables (split by a hash
+    of the key) and one string table (the keys not representable as integers)."""
+    enc = _encode_part(src, storage_options, tokenize_options, model)
+    V = len(words.words)
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), 1)
+    if len(enc.idx) == 0 or V == 0:
+        return [empty] * split_out + [_with_meta(pa.table({"word": pa.array([], pa.string()),
+                                                            "count": pa.array([], pa.int64())}), 0, 1)]
+    gid = pc.index_in(enc.words, value_set=words.words).fill_null(-1).to_numpy(zero_copy_only=False)
+    gid = gid.astype(np.int32, copy=False)
+    local_conn = _connector_mask(enc.words, connectors)
+    local_dirty = pc.match_substring(enc.words, delimiter).to_numpy(zero_copy_only=False)
+    keys, ss, se = _span_kernel(gid[enc.idx], local_conn[enc.idx], local_dirty[enc.idx], enc.offsets, words.rank,
+                                np.int64(V), np.int64(words.base), np.int64(words.kmax))
+    ik, ic = np.unique(keys, return_counts=True)
+    ints = [(ik, ic.astype(np.int64), 1)]
+    strings = pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
+    if ss.size:
+        lengths = se - ss + 1
+        span_off = np.zeros(lengths.size + 1, dtype=np.int64)
+        np.cumsum(lengths, out=span_off[1:])
+        pos = np.repeat(ss - span_off[:-1], lengths) + np.arange(span_off[-1], dtype=np.int64)
+        tokens = enc.words.take(pa.array(enc.idx[pos]))
+        lists = pa.ListArray.from_arrays(pa.array(span_off.astype(np.int32) if span_off[-1] < 2**31 else span_off),
+                                         tokens)
+        vc = pc.value_counts(pc.binary_join(lists, delimiter))
+        sw, sc = vc.field("values"), vc.field("counts").to_numpy().astype(np.int64)
+        ck = _canonical_keys(sw, words, delimiter)
+        as_int = ck >= 0
+        if as_int.any():
+            order = np.argsort(ck[as_int])
+            ints.append((ck[as_int][order], sc[as_int][order], 1))
+        strings = pa.table({"word": sw.filter(pa.array(~as_int)), "count": pa.array(sc[~as_int], pa.int64())})
+    ik, ic, _ = _sum_int(ints)
+    mr = 1
+    t = _prune_threshold(np.concatenate([ic, strings.column("count").to_numpy()]), max_vocab_size, 1)
+    if t is not None:
+        keep = ic >= t
+        ik, ic = ik[keep], ic[keep]
+        strings = strings.filter(pc.greater_equal(strings.column("count"), t))
+        mr = t + 1
+    strings = _with_meta(strings, 0, mr)
+    if split_out == 1:
+        return [(ik, ic, mr), strings]
+    b = ((ik.view(np.uint64) * _MIX) >> np.uint64(33)) % np.uint64(split_out)
+    order = np.argsort(b, kind="stable")
+    bounds = np.searchsorted(b[order], np.arange(split_out + 1, dtype=np.uint64))
+    ks, cs = ik[order], ic[order]
+    return [(ks[bounds[i]:bounds[i + 1]], cs[bounds[i]:bounds[i + 1]], mr) for i in range(split_out)] + [strings]
+
+
+def _canonical_keys(strings: pa.Array, words: _Words, delimiter: str) -> np.ndarray:
+    """int64 [n]: the integer key equal to each string key (:func:`_canonical_kernel`), or -1."""
+    pieces = pc.split_pattern(strings, delimiter)
+    flat = pc.list_flatten(pieces)
+    off = np.asarray(pieces.offsets, dtype=np.int64) - int(pieces.offsets[0].as_py())
+    pid = pc.index_in(flat, value_set=words.words).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return _canonical_kernel(off, pid, words.rank, np.int64(len(words.words)), np.int64(words.base),
+                             np.int64(words.kmax))
+
+
+def _finish_int(tables, bound, min_count) -> dict:
+    """Worker task: the last merge of one bucket: its number of keys and its candidates
+    (``count >= min_count``)."""
+    k, c, _ = _merge_int(tables, bound)
+    keep = c >= min_count
+    return {"rows": int(k.size), "keys": k[keep], "counts": c[keep]}
+
+
+def _finish_strings(tables, bound, min_count, delimiter) -> dict:
+    return _finish(merge_counts(tables, bound), min_count, delimiter)
+
+
+def _key_strings(keys: np.ndarray, words: _Words, delimiter: str) -> pa.Array:
+    """The joined strings of integer span keys (inverse of the key formula of :class:`_Words`)."""
+    V = np.int64(len(words.words))
+    r = keys - V
+    b, a, m = r % V, (r // V) % V, r // (V * V)
+    mids = []
+    while (m > 0).any():
+        digit = m % words.base
+        mids.append(digit)
+        m = m // words.base
+    k = np.zeros(keys.size, np.int64)
+    for d in mids:
+        k += d > 0
+    lengths = k + 2
+    off = np.zeros(keys.size + 1, np.int64)
+    np.cumsum(lengths, out=off[1:])
+    seq = np.empty(off[-1], np.int64)
+    seq[off[:-1]] = a
+    seq[off[1:] - 1] = b
+    for i, d in enumerate(mids):
+        has = k > i
+        seq[off[:-1][has] + 1 + i] = words.conn_ids[d[has] - 1]
+    lists = pa.ListArray.from_arrays(pa.array(off.astype(np.int32) if off[-1] < 2**31 else off),
+                                     words.words.take(pa.array(seq)))
+    return pc.binary_join(lists, delimiter)
+
+
+def _score_pass(words: _Words, int_parts: list, str_part: dict, *, min_count, threshold, scoring,
+                delimiter) -> pa.Table:
+    """Score a pass from the finished buckets (on the caller): integer candidates numerically,
+    strings only for those that pass; string candidates as :func:`score_phrases`."""
+    uni = words.unigram_counts
+    n_uni = int(np.count_nonzero(uni))
+    len_vocab = n_uni + sum(x["rows"] for x in int_parts) + str_part["rows"]
+    keys = np.concatenate([x["keys"] for x in int_parts]) if int_parts else np.zeros(0, np.int64)
+    bc = np.concatenate([x["counts"] for x in int_parts]) if int_parts else np.zeros(0, np.int64)
+    V = np.int64(len(words.words))
+    tables = []
+    if keys.size:
+        r = keys - V
+        ca, cb = uni[(r // V) % V], uni[r % V]
+        score, keep = _score_arrays(ca, cb, bc, len_vocab, words.corpus_words, min_count=min_count,
+                                    threshold=threshold, scoring=scoring)
+        tables.append(pa.table({"phrase": _key_strings(keys[keep], words, delimiter),
+                                "score": pa.array(score[keep], pa.float64()), "count": pa.array(bc[keep], pa.int64())}))
+    plain_ids = np.flatnonzero(uni)
+    plain = pa.table({"word": words.words.take(pa.array(plain_ids)), "count": pa.array(uni[plain_ids], pa.int64())})
+    tables.append(_score(str_part["candidates"], plain, len_vocab, words.corpus_words, min_count=min_count,
+                         threshold=threshold, scoring=scoring, delimiter=delimiter))
+    table = pa.concat_tables([t.cast(PHRASE_SCHEMA) for t in tables])
+    order = pc.sort_indices(table, sort_keys=[("score", "descending"), ("phrase", "ascending")])
+    return table.take(order)
 
 
 def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_count: int = 5,
@@ -820,37 +1124,57 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     if split_out < 1:
         raise ConfigError(f"split_out={split_out!r}: must be >= 1")
     bucket_bound = None if max_vocab_size is None else -(-max_vocab_size // split_out)
-    count = dask.delayed(_count_part, pure=False, nout=split_out)
-    merge = dask.delayed(merge_counts, pure=False)
-    finish = dask.delayed(_finish_bucket, pure=False)
+    encode = dask.delayed(_encode_part, pure=False)
+    word_table = dask.delayed(_word_table, pure=False)
+    merge_words = dask.delayed(merge_counts, pure=False)
+    global_words = dask.delayed(_global_words, pure=False)
+    count = dask.delayed(_count_spans, pure=False, nout=split_out + 1)
+    merge_int = dask.delayed(_merge_int, pure=False)
+    merge_str = dask.delayed(merge_counts, pure=False)
+    finish_int = dask.delayed(_finish_int, pure=False)
+    finish_str = dask.delayed(_finish_strings, pure=False)
+
+    def tree(level, merge, bound, name):
+        depth = 0
+        while len(level) > split_every:
+            depth += 1
+            level = [merge(level[i:i + split_every], bound, dask_key_name=f"{name}-{depth}-{j}")
+                     for j, i in enumerate(range(0, len(level), split_every))]
+        return level
+
     for p in range(passes):
         t0 = time.perf_counter()
         job = uuid.uuid4().hex[:12]
         prior = model if model.passes else None
-        leaves = [count(s, so, tok, prior, connectors, delimiter, max_vocab_size, split_out,
-                        dask_key_name=f"w2v-phrase-count-{job}-{i}") for i, s in enumerate(shards)]
+        # 1. words: a dictionary per partition, merged into one global dictionary
+        encoded = [encode(s, so, tok, prior, dask_key_name=f"w2v-phrase-encode-{job}-{i}")
+                   for i, s in enumerate(shards)]
+        wt = [word_table(e, max_vocab_size, dask_key_name=f"w2v-phrase-words-{job}-{i}")
+              for i, e in enumerate(encoded)]
+        words = global_words(tree(wt, merge_words, max_vocab_size, f"w2v-phrase-wmerge-{job}"), max_vocab_size,
+                             connectors, delimiter, dask_key_name=f"w2v-phrase-dictionary-{job}")
+        # 2. spans as integer keys of the global ids; with max_vocab_size the partitions are
+        #    read again rather than held encoded, so memory does not grow with the corpus
+        srcs = encoded if max_vocab_size is None else shards
+        leaves = [count(src, words, so, tok, prior, connectors, delimiter, max_vocab_size, split_out,
+                        dask_key_name=f"w2v-phrase-count-{job}-{i}") for i, src in enumerate(srcs)]
         finals = []
         for b in range(split_out):
-            level = [leaf[b] for leaf in leaves]
-            depth = 0
-            while len(level) > split_every:
-                depth += 1
-                level = [merge(level[i:i + split_every], bucket_bound,
-                               dask_key_name=f"w2v-phrase-merge-{job}-{b}-{depth}-{j}")
-                         for j, i in enumerate(range(0, len(level), split_every))]
-            finals.append(finish(level, bucket_bound, min_count, delimiter, dask_key_name=f"w2v-phrase-final-{job}-{b}"))
+            level = tree([leaf[b] for leaf in leaves], merge_int, bucket_bound, f"w2v-phrase-merge-{job}-{b}")
+            finals.append(finish_int(level, bucket_bound, min_count, dask_key_name=f"w2v-phrase-final-{job}-{b}"))
+        level = tree([leaf[split_out] for leaf in leaves], merge_str, bucket_bound, f"w2v-phrase-smerge-{job}")
+        finals.append(finish_str(level, bucket_bound, min_count, delimiter, dask_key_name=f"w2v-phrase-sfinal-{job}"))
         if client is not None:
-            futs = client.compute(finals)
+            futs = client.compute([words] + finals)
             if progress:
                 from distributed import progress as show_progress
 
                 show_progress(futs)
             parts = client.gather(futs)
         else:
-            parts = list(dask.compute(*finals))
-        table = _score(pa.concat_tables([x["candidates"] for x in parts]), pa.concat_tables([x["plain"] for x in parts]),
-                       sum(x["rows"] for x in parts), sum(x["corpus_words"] for x in parts), min_count=min_count,
-                       threshold=threshold, scoring=scoring, delimiter=delimiter)
+            parts = list(dask.compute(words, *finals))
+        table = _score_pass(parts[0], parts[1:-1], parts[-1], min_count=min_count, threshold=threshold,
+                            scoring=scoring, delimiter=delimiter)
         model = model.with_pass(table)
         if timings is not None:
             timings[f"pass{p + 1}"] = time.perf_counter() - t0
