@@ -120,12 +120,12 @@ def run_w2v(inputs: list[str], phrases_out: str, mode: str, copies: int, max_voc
 def _warm() -> None:
     import pyarrow as pa
 
-    from w2v_dist.phrases import PhraseModel, _count_spans, _encode_part, _global_words, _word_table
+    from w2v_dist.phrases import PhraseModel, _count_spans, _encode_part, _finish_int, _global_words, _word_table
 
     PhraseModel([pa.table({"phrase": ["a_b"], "score": [11.0], "count": [6]})]).apply(pa.array([["a", "b", "c"]]))
     enc = _encode_part(pa.array([["a", "of", "b", "a_b", "c"]]), None, {}, None)
     words = _global_words([_word_table(enc, None)], None, {"of"}, "_")
-    _count_spans(enc, words, None, {}, None, {"of"}, "_", None, 2)
+    _finish_int(_count_spans(enc, words, None, {}, None, {"of"}, "_", None, 1)[:1] * 2, None, 1)
 
 
 def child(args) -> None:

@@ -871,21 +871,63 @@ def _canonical_kernel(piece_off, pid, rank, V, base, kmax):
     return out
 
 
+@numba.njit(nogil=True, cache=True)
+def _merge_sorted(k1, c1, k2, c2):
+    """Merge two sorted distinct-key runs, adding the counts of equal keys."""
+    n1, n2 = k1.shape[0], k2.shape[0]
+    k = np.empty(n1 + n2, np.int64)
+    c = np.empty(n1 + n2, np.int64)
+    i = j = m = 0
+    while i < n1 and j < n2:
+        if k1[i] < k2[j]:
+            k[m] = k1[i]
+            c[m] = c1[i]
+            i += 1
+        elif k2[j] < k1[i]:
+            k[m] = k2[j]
+            c[m] = c2[j]
+            j += 1
+        else:
+            k[m] = k1[i]
+            c[m] = c1[i] + c2[j]
+            i += 1
+            j += 1
+        m += 1
+    while i < n1:
+        k[m] = k1[i]
+        c[m] = c1[i]
+        i += 1
+        m += 1
+    while j < n2:
+        k[m] = k2[j]
+        c[m] = c2[j]
+        j += 1
+        m += 1
+    return k[:m], c[:m]
+
+
+def _count_sorted(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (sorted) and how often each occurs (int64)."""
+    keys = np.sort(keys)
+    if keys.size == 0:
+        return keys, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    return keys[starts], np.diff(np.append(starts, keys.size)).astype(np.int64)
+
+
 def _sum_int(tables) -> tuple[np.ndarray, np.ndarray, int]:
-    """Sum integer count tables ``(keys, counts, min_reduce)``: sorted distinct keys, int64 counts."""
+    """Sum integer count tables ``(keys, counts, min_reduce)`` (keys sorted and distinct in each):
+    sorted distinct keys, int64 counts, the largest ``min_reduce``.  Pairwise merges of the
+    sorted runs, linear each."""
     tables = list(tables)
     min_reduce = max((t[2] for t in tables), default=1)
-    tables = [t for t in tables if t[0].size]
-    if not tables:
+    runs = [(t[0], t[1]) for t in tables if t[0].size]
+    if not runs:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), min_reduce
-    if len(tables) == 1:
-        return tables[0][0], tables[0][1], min_reduce
-    k = np.concatenate([t[0] for t in tables])
-    c = np.concatenate([t[1] for t in tables])
-    order = np.argsort(k, kind="stable")  # timsort: merges the sorted runs
-    k, c = k[order], c[order]
-    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-    return k[starts], np.add.reduceat(c, starts) if c.size else c, min_reduce
+    while len(runs) > 1:
+        runs = [_merge_sorted(*runs[i], *runs[i + 1]) if i + 1 < len(runs) else runs[i]
+                for i in range(0, len(runs), 2)]
+    return runs[0][0], runs[0][1], min_reduce
 
 
 def _prune_threshold(counts: np.ndarray, max_size, min_reduce: int) -> int | None:
@@ -921,8 +963,8 @@ def _count_spans(src, words: _Words, storage_options, tokenize_options: dict, mo
     local_dirty = pc.match_substring(enc.words, delimiter).to_numpy(zero_copy_only=False)
     keys, ss, se = _span_kernel(gid[enc.idx], local_conn[enc.idx], local_dirty[enc.idx], enc.offsets, words.rank,
                                 np.int64(V), np.int64(words.base), np.int64(words.kmax))
-    ik, ic = np.unique(keys, return_counts=True)
-    ints = [(ik, ic.astype(np.int64), 1)]
+    ik, ic = _count_sorted(keys)
+    ints = [(ik, ic, 1)]
     strings = pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
     if ss.size:
         lengths = se - ss + 1
@@ -936,7 +978,7 @@ def _count_spans(src, words: _Words, storage_options, tokenize_options: dict, mo
         sw, sc = vc.field("values"), vc.field("counts").to_numpy().astype(np.int64)
         ck = _canonical_keys(sw, words, delimiter)
         as_int = ck >= 0
-        if as_int.any():
+        if as_int.any():  # sorted and summed: two string keys never share an integer key
             order = np.argsort(ck[as_int])
             ints.append((ck[as_int][order], sc[as_int][order], 1))
         strings = pa.table({"word": sw.filter(pa.array(~as_int)), "count": pa.array(sc[~as_int], pa.int64())})
