@@ -82,13 +82,17 @@ def test_two_passes_equal_gensim(small_tokens, small_shards):
     bigram = Phrases(toks, **kw).freeze()
     btoks = [bigram[s] for s in toks]
     trigram = Phrases(btoks, **kw)
-    model = learn_phrases(small_shards, passes=2, **kw)
-    assert len(model.passes) == 2
+    kept = []
+    model = learn_phrases(small_shards, passes=2, keep_partitions=kept, **kw)
+    assert len(model.passes) == 2 and len(kept) == len(small_shards)
     _assert_same_phrases(model.export_phrases(0), bigram.phrasegrams)
     _assert_same_phrases(model.export_phrases(1), trigram.export_phrases())
     assert any(p.count("_") >= 2 for p in model.export_phrases(1))
     frozen = trigram.freeze()
-    assert model.apply(sents).to_pylist() == [frozen[s] for s in btoks]
+    expected = [frozen[s] for s in btoks]
+    assert model.apply(sents).to_pylist() == expected
+    # the kept partitions are the second pass's input: applying that pass to them gives the same
+    assert [s for part in kept for s in model.apply(part, start=1).to_pylist()] == expected
 
 
 def test_word2phrase_scoring_uses_total_words(small_tokens):

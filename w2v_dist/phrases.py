@@ -7,14 +7,23 @@ Every rule below is gensim 4's ``gensim.models.phrases`` (``Phrases._learn_vocab
 ``export_phrases``, ``FrozenPhrases`` / ``analyze_sentence``), so that on the same tokens and
 parameters the phrases, their scores and the joined corpus are gensim's.
 
-Counting (:func:`count_phrase_candidates`, one Dask task per partition, merged in a tree by
-:func:`w2v_dist.vocab.merge_counts`).  Within a sentence, every token that is not a connector word
-is counted as a unigram, and so is every *span* from one non-connector token to the next one,
-connector words in between included, joined by ``delimiter`` (``bank of america`` counts
-``bank``, ``america`` and ``bank_of_america``; ``of`` itself is not counted).  Unigrams and spans
-share one count table keyed by the joined string, as gensim's single ``vocab`` dict; its number
-of rows is the ``len_vocab`` of the default scorer, and the number of all tokens read
-(connectors included) is ``corpus_word_count``.
+Counting.  Within a sentence, every token that is not a connector word is counted as a unigram,
+and so is every *span* from one non-connector token to the next one, connector words in between
+included, joined by ``delimiter`` (``bank of america`` counts ``bank``, ``america`` and
+``bank_of_america``; ``of`` itself is not counted).  Unigrams and spans share one count table
+keyed by the joined string, as gensim's single ``vocab`` dict; its number of rows is the
+``len_vocab`` of the default scorer, and the number of all tokens read (connectors included) is
+``corpus_word_count``.  :func:`count_phrase_candidates` builds that string-keyed table for one
+partition (the reference).  :func:`learn_phrases` gets the same counts without merging strings:
+first the words of all partitions are counted and merged into one global dictionary (word -> int
+id); then each partition counts its spans as int64 keys of those ids (``a c_1 ... c_k b`` ->
+``V + (m V + a) V + b``, ``m`` the connectors' ranks in base ``#connectors + 1``), so that the
+merges are linear merges of sorted integer runs.  Keys that cannot be integers in this way -- any
+key holding a token that itself contains the delimiter (e.g. the phrases of an earlier pass), and
+spans with more connectors in a row than fit in 64 bits -- stay strings; a string key whose
+delimiter-separated pieces form a valid integer span is counted under that integer key, so that
+equal joined strings are always one key, exactly as gensim's dict.  Strings are made only for
+those keys and for the final phrases.
 
 Scoring (:func:`score_phrases`).  Every key of the table that contains ``delimiter`` is split on
 it; its first and last pieces are ``a`` and ``b`` and the key's count is ``count(ab)``:
@@ -477,6 +486,100 @@ def _apply_kernel(data, toff, sent_off, conn_hash, conn_data, conn_off, delim, t
     return out[:m], out_off
 
 
+@numba.njit(nogil=True, cache=True)
+def _match_ids(s, e, idx, wh, wp, wdata, woff, dh, dp, dlen, delim, table, bits, ph_hash, ph_data, ph_off):
+    """:func:`_match` on dictionary-encoded tokens: ``idx`` [n] word ids; ``wh``, ``wp``,
+    ``wdata``, ``woff`` the words' hashes, B**len, bytes and offsets."""
+    w = idx[s]
+    h = wh[w]
+    length = woff[w + 1] - woff[w]
+    for k in range(s + 1, e + 1):
+        w = idx[k]
+        h = h * dp + dh
+        h = h * wp[w] + wh[w]
+        length += dlen + woff[w + 1] - woff[w]
+    size = 1 << bits
+    slot = np.int64(((h * _MIX) >> np.uint64(64 - bits)) & np.uint64(size - 1))
+    while True:
+        p = table[slot]
+        if p < 0:
+            return -1
+        if ph_hash[p] == h and ph_off[p + 1] - ph_off[p] == length:
+            q = ph_off[p]
+            same = True
+            for k in range(s, e + 1):
+                if k > s:
+                    for c in range(dlen):
+                        if ph_data[q] != delim[c]:
+                            same = False
+                            break
+                        q += 1
+                    if not same:
+                        break
+                w = idx[k]
+                for c in range(woff[w], woff[w + 1]):
+                    if ph_data[q] != wdata[c]:
+                        same = False
+                        break
+                    q += 1
+                if not same:
+                    break
+            if same:
+                return p
+        slot = (slot + 1) & (size - 1)
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply_ids_kernel(idx, w_conn, wdata, woff, sent_off, delim, table, bits, ph_hash, ph_data, ph_off):
+    """Greedy joining (gensim ``analyze_sentence``) over dictionary-encoded sentences.
+
+    ``idx`` int32 [n] word ids into the words (``wdata``/``woff`` bytes, ``w_conn`` connector
+    flags) [D].  Returns ``out`` int64 [M] (word id ``w < D``, or ``D + p`` for phrase ``p``) and
+    ``out_off`` int64 [S + 1].
+    """
+    n = idx.shape[0]
+    D = woff.shape[0] - 1
+    wh, wp = _hash_strings(wdata, woff)
+    dh = np.uint64(0)
+    dp = np.uint64(1)
+    for c in range(delim.shape[0]):
+        dh = dh * _B + np.uint64(delim[c]) + np.uint64(1)
+        dp = dp * _B
+    dlen = delim.shape[0]
+    out = np.empty(n, np.int64)
+    S = sent_off.shape[0] - 1
+    out_off = np.empty(S + 1, np.int64)
+    m = 0
+    out_off[0] = 0
+    for si in range(S):
+        start = -1
+        for j in range(sent_off[si], sent_off[si + 1]):
+            if not w_conn[idx[j]]:
+                if start >= 0:
+                    p = _match_ids(start, j, idx, wh, wp, wdata, woff, dh, dp, dlen, delim, table, bits, ph_hash,
+                                   ph_data, ph_off)
+                    if p >= 0:
+                        out[m] = D + p
+                        m += 1
+                        start = -1
+                    else:
+                        for k in range(start, j):
+                            out[m] = idx[k]
+                            m += 1
+                        start = j
+                else:
+                    start = j
+            elif start < 0:
+                out[m] = idx[j]
+                m += 1
+        if start >= 0:
+            for k in range(start, sent_off[si + 1]):
+                out[m] = idx[k]
+                m += 1
+        out_off[si + 1] = m
+    return out[:m], out_off
+
+
 def _string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 data, int64 [n + 1] offsets) of a string array, zero-copy where possible."""
     if arr.type != pa.string():
@@ -588,15 +691,18 @@ class PhraseModel:
             self._tables[i] = _PassTable(self.passes[i].column("phrase").combine_chunks())
         return self._tables[i]
 
-    def apply(self, sentences, passes: int | None = None) -> pa.ListArray:
+    def apply(self, sentences, passes: int | None = None, start: int = 0) -> pa.ListArray:
         """Join the phrases in tokenized sentences, pass after pass (gensim ``FrozenPhrases``).
 
         Parameters
         ----------
-        sentences : pyarrow.ListArray or ChunkedArray of list<string>
-            [S] tokenized sentences (no null tokens).
+        sentences : pyarrow.ListArray or ChunkedArray of list<string>, or a kept partition
+            [S] tokenized sentences (no null tokens); or one of the partitions kept by
+            :func:`learn_phrases` (``keep_partitions``), with ``start`` the pass it was kept for.
         passes : int, optional
-            Apply only the first ``passes`` passes (default: all).
+            Apply the passes before ``passes`` (default: all).
+        start : int
+            The first pass to apply (0-based; default 0).
 
         Returns
         -------
@@ -609,23 +715,29 @@ class PhraseModel:
         TypeError
             ``sentences`` is not a list array, or holds null tokens.
         """
-        out = _list_array(sentences)
-        for i in range(len(self.passes) if passes is None else passes):
+        out = sentences if isinstance(sentences, _Encoded) else _list_array(sentences)
+        for i in range(start, len(self.passes) if passes is None else passes):
             out = self._apply_pass(out, i)
-        return out
+        return out.sentences() if isinstance(out, _Encoded) else out
 
     def _apply_pass(self, sentences, i: int) -> pa.ListArray:
-        values, offsets = _flatten(sentences)
+        if isinstance(sentences, _Encoded):
+            words, idx, offsets = sentences.words, sentences.idx, sentences.offsets
+        else:
+            values, offsets = _flatten(sentences)
+            if len(values) == 0:
+                return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
+            enc = pc.dictionary_encode(values)
+            words, idx = enc.dictionary, enc.indices.to_numpy(zero_copy_only=False)
         t = self._table(i)
-        if len(values) == 0 or len(t.phrases) == 0:
-            return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), values)
-        data, toff = _string_buffers(values)
+        if len(idx) == 0 or len(t.phrases) == 0:
+            tokens = words.take(pa.array(idx))
+            return pa.ListArray.from_arrays(pa.array(offsets.astype(np.int32)), tokens)
+        wdata, woff = _string_buffers(words)
         delim = np.frombuffer(self.delimiter.encode("utf-8"), dtype=np.uint8)
-        ch, cd, co = self._connector_arrays()
-        out, out_off = _apply_kernel(data, toff, offsets, ch, cd, co, delim, t.table, t.bits, t.hash, t.data, t.off)
-        n = len(values)
-        idx = np.where(out >= 0, out, n - 1 - out)
-        tokens = pa.concat_arrays([values, t.phrases]).take(pa.array(idx))
+        out, out_off = _apply_ids_kernel(idx, _connector_mask(words, self.connector_words), wdata, woff, offsets, delim,
+                                         t.table, t.bits, t.hash, t.data, t.off)
+        tokens = pa.concat_arrays([words, t.phrases]).take(pa.array(out))
         if out_off[-1] < 2**31:
             return pa.ListArray.from_arrays(pa.array(out_off.astype(np.int32)), tokens)
         return pa.LargeListArray.from_arrays(pa.array(out_off), tokens)
@@ -713,6 +825,10 @@ class _Encoded:
     idx: np.ndarray
     offsets: np.ndarray
     counts: np.ndarray
+
+    def sentences(self) -> pa.ListArray:
+        """The partition as list<string> [S]."""
+        return pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), self.words.take(pa.array(self.idx)))
 
 
 @dataclass(eq=False)
@@ -1081,16 +1197,19 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
                   delimiter: str = "_", passes: int = 1, max_vocab_size: int | None = None,
                   token_pattern: str = DEFAULT_TOKEN_PATTERN, lowercase: bool = True,
                   max_sentence_length: int = 10000, split_every: int = 16, split_out: int = 4, client=None,
-                  progress: bool = False, timings: dict | None = None) -> PhraseModel:
+                  progress: bool = False, timings: dict | None = None,
+                  keep_partitions: list | None = None) -> PhraseModel:
     """Learn a phrase model from all partitions with Dask (gensim ``Phrases`` semantics).
 
-    Each pass is one reduction: a task per partition reads and tokenizes it, applies the passes
-    learned so far, counts its unigrams and spans (:func:`count_phrase_candidates`) and splits
-    the count table into ``split_out`` buckets by a hash of the key; each bucket is summed
-    ``split_every`` tables at a time by :func:`w2v_dist.vocab.merge_counts` (the buckets in
-    parallel); the last merge of a bucket keeps only what scoring needs (its number of keys, the
-    keys without the delimiter, and the keys with it and a count of at least ``min_count``), and
-    the caller scores those exactly as :func:`score_phrases` scores the whole table.
+    Each pass is one Dask graph: a task per partition reads and tokenizes it (or takes it as it
+    is), applies the passes learned so far and dictionary-encodes it; the word counts are summed
+    in a tree of :func:`w2v_dist.vocab.merge_counts` into one global dictionary; then a task per
+    partition counts its spans as int64 keys of the global ids (module docstring), splits them
+    into ``split_out`` buckets by a hash of the key and a table of the string keys; each bucket
+    is summed ``split_every`` tables at a time by linear merges of sorted integer runs (the
+    buckets in parallel), the string keys by :func:`~w2v_dist.vocab.merge_counts`; the last merge
+    of a bucket keeps only its number of keys and the keys with a count of at least
+    ``min_count``, which the caller scores in numpy, making strings only for the phrases.
 
     Parameters
     ----------
@@ -1107,21 +1226,27 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     passes : int
         Learn-and-apply passes (2 gives phrases of up to 4 words).
     max_vocab_size : int, optional
-        Bound on the rows (unigrams + spans) of every partial count table, as gensim's
-        ``max_vocab_size`` (gensim's default is 40M; here no bound by default): a partition's
-        table is pruned to ``max_vocab_size`` keys before it is split, and each bucket's merges
-        to ``ceil(max_vocab_size / split_out)`` keys, so no table ever holds more than
+        Bound on the rows of every partial count table, as gensim's ``max_vocab_size`` (gensim's
+        default is 40M; here no bound by default).  The word dictionary is pruned to
+        ``max_vocab_size`` words (each partition's word table, then each merge); each partition's
+        span table (integer and string keys together) to ``max_vocab_size`` keys before it is
+        split, and each bucket's merges (and the string keys' merges) to
+        ``ceil(max_vocab_size / split_out)`` keys; so no table ever holds more than
         ``max_vocab_size`` keys.  Pruning is :func:`~w2v_dist.vocab.merge_counts`'s: keys with a
-        count below a rising threshold ``min_reduce`` are dropped.  What pruning changes: counts of rare keys
-        become underestimates or zero, so some phrases are lost, scores of surviving phrases can
-        change (fewer rows means a smaller ``len_vocab`` for the default scorer) and the result
-        depends on the partitioning (gensim's depends on sentence order the same way).  Memory:
-        a partition task holds its partition plus its own distinct keys (at most about two per
-        token); a merge task holds at most ``split_every`` tables of at most
-        ``max_vocab_size / split_out`` keys and their sum; so the memory of learning does not
-        grow with the corpus (measured in ``benchmarks/README.md``: 1.9 GiB for the whole
-        2-worker cluster on 160M tokens with ``max_vocab_size=1_000_000``, 0.7 GiB of it the idle
-        cluster).
+        count below a rising threshold ``min_reduce`` are dropped.  What pruning changes: counts of
+        rare keys become underestimates or zero, so some phrases are lost, scores of surviving
+        phrases can change (fewer rows means a smaller ``len_vocab`` for the default scorer) and
+        the result depends on the partitioning (gensim's depends on sentence order the same way);
+        words and spans are pruned separately (gensim prunes its one table), and a span holding a
+        word pruned from the dictionary is not counted at all (its ends would count 0, so it could
+        not be a phrase; it only no longer adds to ``len_vocab``).  Memory: without
+        ``max_vocab_size`` the encoded partitions (int32 ids, about 4 bytes a token, plus each
+        partition's own word list) are held on the workers between the two counting steps; with
+        it, each partition is read (or taken) again for the span step instead, so a partition
+        task holds one partition plus its own distinct keys (at most about two per token), a merge
+        task holds at most ``split_every`` tables of at most ``max_vocab_size / split_out`` keys
+        and their sum, and the memory of learning does not grow with the corpus (measured in
+        ``benchmarks/README.md``).
     token_pattern, lowercase, max_sentence_length
         Tokenization, as :func:`~w2v_dist.corpus.tokenize`.
     split_every : int
@@ -1134,6 +1259,11 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
         With a client, show distributed's progress bar.
     timings : dict, optional
         Filled with the wall seconds of each pass (``pass1``, ...).
+    keep_partitions : list, optional
+        If given, filled with the last pass's input partitions, dictionary-encoded, one per
+        partition, as Dask futures held on the workers (with ``client``) or values: apply the
+        model to them with ``model.apply(part, start=len(model.passes) - 1)`` instead of reading
+        and tokenizing the corpus again.  Not with ``max_vocab_size`` (which does not hold them).
 
     Returns
     -------
@@ -1165,6 +1295,8 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     model = PhraseModel([], connectors, delimiter, scoring, float(threshold), int(min_count))
     if split_out < 1:
         raise ConfigError(f"split_out={split_out!r}: must be >= 1")
+    if keep_partitions is not None and max_vocab_size is not None:
+        raise ConfigError("keep_partitions: not with max_vocab_size (partitions are not held then)")
     bucket_bound = None if max_vocab_size is None else -(-max_vocab_size // split_out)
     encode = dask.delayed(_encode_part, pure=False)
     word_table = dask.delayed(_word_table, pure=False)
@@ -1206,15 +1338,21 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
             finals.append(finish_int(level, bucket_bound, min_count, dask_key_name=f"w2v-phrase-final-{job}-{b}"))
         level = tree([leaf[split_out] for leaf in leaves], merge_str, bucket_bound, f"w2v-phrase-smerge-{job}")
         finals.append(finish_str(level, bucket_bound, min_count, delimiter, dask_key_name=f"w2v-phrase-sfinal-{job}"))
+        keep = encoded if keep_partitions is not None and p == passes - 1 else []
         if client is not None:
-            futs = client.compute([words] + finals)
+            futs = client.compute([words] + finals + keep)
             if progress:
                 from distributed import progress as show_progress
 
-                show_progress(futs)
-            parts = client.gather(futs)
+                show_progress(futs[:len(futs) - len(keep)])
+            parts = client.gather(futs[:len(futs) - len(keep)])
+            kept = futs[len(futs) - len(keep):]
         else:
-            parts = list(dask.compute(words, *finals))
+            parts = list(dask.compute(words, *finals, *keep))
+            kept = parts[len(parts) - len(keep):]
+            parts = parts[:len(parts) - len(keep)]
+        if keep:
+            keep_partitions[:] = kept
         table = _score_pass(parts[0], parts[1:-1], parts[-1], min_count=min_count, threshold=threshold,
                             scoring=scoring, delimiter=delimiter)
         model = model.with_pass(table)
