@@ -10,14 +10,17 @@ times include reading and splitting that file); w2v-dist runs two ways on a 2-wo
 LocalCluster:
 
 * ``tokens in memory``: the raw shards are read and tokenized once into worker memory
-  (``tokenize s``, not part of learn + apply), then phrases are learned from and applied to those
-  token arrays: the same start as gensim's, sentences already tokenized;
-* ``from raw shards``: learning reads, decompresses and tokenizes the gzip shards itself, and so
-  does applying (each stage reads the corpus again): the cost inside a training job.
+  (``tokenize s``, not part of learn + apply), then phrases are learned from those token arrays:
+  the same start as gensim's, sentences already tokenized;
+* ``from raw shards``: learning reads, decompresses and tokenizes the gzip shards itself.
+
+In both, applying works on the partitions that learning keeps on the workers, dictionary-encoded
+(``learn_phrases(keep_partitions=...)``), so the corpus is not read or tokenized a second time; the
+output is the joined sentences as list<string> arrays, as gensim's are lists of str.
 
 gensim: ``learn`` is ``Phrases(LineSentence(file), ...)``, ``apply`` is ``freeze()`` plus a pass of
 ``frozen[LineSentence(file)]`` over the corpus.  w2v-dist: ``learn`` is :func:`learn_phrases`,
-``apply`` maps :meth:`PhraseModel.apply` over the partitions and counts the output tokens.  Both
+``apply`` maps :meth:`PhraseModel.apply` over the kept partitions and counts the output tokens.  Both
 use threshold 10, min_count 5, default scoring and gensim's ENGLISH_CONNECTOR_WORDS.  Each tool runs
 in its own process; peak memory is the largest sum of resident memory of the process and its
 children (Dask scheduler, nanny and workers), sampled every 0.1 s.  The phrases and scores of the
@@ -70,12 +73,9 @@ def _count_tokens(sentences) -> int:
     return len(sentences.values) if hasattr(sentences, "values") else 0
 
 
-def _apply_count(part, model, storage_options=None) -> int:
-    from w2v_dist.corpus import Shard, read_tokenize
-
-    if isinstance(part, Shard):
-        return _count_tokens(read_tokenize(part, storage_options, phrases=model))
-    return _count_tokens(model.apply(part))
+def _apply_count(part, model) -> int:
+    """Apply the (one-pass) model to a partition kept by learn_phrases; the joined token count."""
+    return _count_tokens(model.apply(part, start=len(model.passes) - 1))
 
 
 def run_w2v(inputs: list[str], phrases_out: str, mode: str, copies: int, max_vocab_size) -> dict:
@@ -100,15 +100,16 @@ def run_w2v(inputs: list[str], phrases_out: str, mode: str, copies: int, max_voc
         else:
             parts = shards
         t1 = time.perf_counter()
+        kept = [] if mode != "memcheck" else None
         model = learn_phrases(parts, connector_words=ENGLISH_CONNECTOR_WORDS, max_vocab_size=max_vocab_size,
-                              client=client, **PARAMS)
+                              client=client, keep_partitions=kept, **PARAMS)
         res["learn_seconds"] = time.perf_counter() - t1
         if mode == "memcheck":
             res["phrases"] = len(model)
             return res
         t2 = time.perf_counter()
         [mf] = client.scatter([model], broadcast=True)
-        counts = client.gather([client.submit(_apply_count, p, mf, pure=False) for p in parts])
+        counts = client.gather([client.submit(_apply_count, p, mf, pure=False) for p in kept])
         res["apply_seconds"] = time.perf_counter() - t2
         res["tokens_out"] = int(sum(counts))
         res["phrases"] = len(model)
