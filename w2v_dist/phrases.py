@@ -17,7 +17,7 @@ keyed by the joined string, as gensim's single ``vocab`` dict; its number of row
 partition (the reference).  :func:`learn_phrases` gets the same counts without merging strings:
 first the words of all partitions are counted and merged into one global dictionary (word -> int
 id); then each partition counts its spans as int64 keys of those ids (``a c_1 ... c_k b`` ->
-``V + (m V + a) V + b``, ``m`` the connectors' ranks in base ``#connectors + 1``), so that the
+``V + (a mx + m) V + b``, ``m`` the connectors' ranks in base ``#connectors + 1``, ``mx`` its range), so that the
 merges are linear merges of sorted integer runs.  Keys that cannot be integers in this way -- any
 key holding a token that itself contains the delimiter (e.g. the phrases of an earlier pass), and
 spans with more connectors in a row than fit in 64 bits -- stay strings; a string key whose
@@ -838,9 +838,9 @@ class _Words:
     ``words`` [V] (every word kept, connectors included), ``counts`` int64 [V]; ``rank`` int32 [V]:
     a connector's rank among the connectors of ``words`` (-1 for other words); ``dirty`` bool [V]:
     the word contains the delimiter.  A span ``a c_1 ... c_k b`` (ids ``a``, ``b``, connector
-    ranks ``r_i``) has the key ``V + (m V + a) V + b`` with ``m = sum_i (r_i + 1) base**(i-1)``,
-    ``base`` = number of connectors + 1; ``kmax`` is the longest connector run whose keys fit in
-    int64.  Distinct keys are distinct joined strings, and back.
+    ranks ``r_i``) has the key ``V + (a mx + m) V + b`` with ``m = sum_i (r_i + 1) base**(i-1)``,
+    ``base`` = number of connectors + 1, ``mx = base**kmax``; ``kmax`` is the longest connector
+    run whose keys fit in int64 (``mx V**2 + V <= 2**63``).  Distinct keys are distinct joined strings, and back.
     """
 
     words: pa.Array
@@ -852,6 +852,20 @@ class _Words:
     corpus_words: int
     min_reduce: int
     conn_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def mx(self) -> int:
+        """``base**kmax``: the range of ``m``."""
+        return self.base ** self.kmax
+
+    def bucket_keys(self, n: int) -> np.ndarray:
+        """int64 [n + 1] key bounds of ``n`` buckets: ranges of the first word ``a``, cut where the
+        cumulative count of the words (a proxy for the spans they start) reaches ``i / n``."""
+        V = len(self.words)
+        cum = np.cumsum(self.unigram_counts)
+        cuts = (np.searchsorted(cum, cum[-1] * np.arange(1, n) / n, side="right") if V
+                else np.zeros(n - 1, np.int64))
+        return np.concatenate(([0], V + cuts.astype(np.int64) * self.mx * V, [_INT64_MAX])).astype(np.int64)
 
     @property
     def unigram_counts(self) -> np.ndarray:
@@ -906,16 +920,17 @@ def _global_words(tables, max_vocab_size, connectors, delimiter) -> _Words:
 
 
 @numba.njit(nogil=True, cache=True)
-def _span_kernel(ids, is_conn, dirty, sent_off, rank, V, base, kmax):
+def _span_kernel(idx, gid, conn, dirt_w, sent_off, rank, V, base, kmax, mx):
     """Integer keys of a partition's spans (gensim ``_learn_vocab``'s joined tokens).
 
-    ``ids`` int32 [n] global word ids (-1: pruned), ``is_conn`` / ``dirty`` bool [n] per token.
+    ``idx`` int32 [n] the tokens' ids into the partition's words [D]; per word ``gid`` int32 [D]
+    the global id (-1: pruned), ``conn`` / ``dirt_w`` bool [D] connector / contains the delimiter.
     Returns the int64 keys of the clean spans (no delimiter word, at most ``kmax`` connectors),
     and the [start, end] token positions of the *string* keys: spans with a delimiter word or
     too many connectors, and the delimiter words themselves (their unigram keys contain the
     delimiter).  Spans with a pruned word are not counted.
     """
-    n = ids.shape[0]
+    n = idx.shape[0]
     keys = np.empty(n, np.int64)
     ss = np.empty(2 * n, np.int64)
     se = np.empty(2 * n, np.int64)
@@ -924,9 +939,9 @@ def _span_kernel(ids, is_conn, dirty, sent_off, rank, V, base, kmax):
     for si in range(sent_off.shape[0] - 1):
         start = -1
         for j in range(sent_off[si], sent_off[si + 1]):
-            if is_conn[j]:
+            if conn[idx[j]]:
                 continue
-            if dirty[j] and ids[j] >= 0:
+            if dirt_w[idx[j]] and gid[idx[j]] >= 0:
                 ss[ns] = j
                 se[ns] = j
                 ns += 1
@@ -934,10 +949,10 @@ def _span_kernel(ids, is_conn, dirty, sent_off, rank, V, base, kmax):
                 bad = False
                 dirt = False
                 for t in range(start, j + 1):
-                    if ids[t] < 0:
+                    if gid[idx[t]] < 0:
                         bad = True
                         break
-                    if dirty[t]:
+                    if dirt_w[idx[t]]:
                         dirt = True
                 if not bad:
                     if dirt or j - start - 1 > kmax:
@@ -948,16 +963,16 @@ def _span_kernel(ids, is_conn, dirty, sent_off, rank, V, base, kmax):
                         m = np.int64(0)
                         p = np.int64(1)
                         for t in range(start + 1, j):
-                            m += (np.int64(rank[ids[t]]) + 1) * p
+                            m += (np.int64(rank[gid[idx[t]]]) + 1) * p
                             p *= base
-                        keys[nk] = V + (m * V + np.int64(ids[start])) * V + np.int64(ids[j])
+                        keys[nk] = V + (np.int64(gid[idx[start]]) * mx + m) * V + np.int64(gid[idx[j]])
                         nk += 1
             start = j
     return keys[:nk], ss[:ns], se[:ns]
 
 
 @numba.njit(nogil=True, cache=True)
-def _canonical_kernel(piece_off, pid, rank, V, base, kmax):
+def _canonical_kernel(piece_off, pid, rank, V, base, kmax, mx):
     """The integer key of each string key whose delimiter-separated pieces form a clean span
     (known words, non-connector ends, connectors between, at most ``kmax``), else -1."""
     n = piece_off.shape[0] - 1
@@ -983,7 +998,7 @@ def _canonical_kernel(piece_off, pid, rank, V, base, kmax):
             m += (np.int64(rank[pid[t]]) + 1) * p
             p *= base
         if ok:
-            out[i] = V + (m * V + np.int64(pid[s])) * V + np.int64(pid[e - 1])
+            out[i] = V + (np.int64(pid[s]) * mx + m) * V + np.int64(pid[e - 1])
     return out
 
 
@@ -1065,7 +1080,7 @@ def _merge_int(tables, bound) -> tuple:
 
 def _count_spans(src, words: _Words, storage_options, tokenize_options: dict, model, connectors, delimiter,
                  max_vocab_size, split_out: int) -> list:
-    """Worker task: a partition's span counts, as ``split_out`` integer tables (split by a hash
+    """Worker task: a partition's span counts, as ``split_out`` integer tables (split by ranges
     of the key) and one string table (the keys not representable as integers)."""
     enc = _encode_part(src, storage_options, tokenize_options, model)
     V = len(words.words)
@@ -1077,8 +1092,8 @@ def _count_spans(src, words: _Words, storage_options, tokenize_options: dict, mo
     gid = gid.astype(np.int32, copy=False)
     local_conn = _connector_mask(enc.words, connectors)
     local_dirty = pc.match_substring(enc.words, delimiter).to_numpy(zero_copy_only=False)
-    keys, ss, se = _span_kernel(gid[enc.idx], local_conn[enc.idx], local_dirty[enc.idx], enc.offsets, words.rank,
-                                np.int64(V), np.int64(words.base), np.int64(words.kmax))
+    keys, ss, se = _span_kernel(enc.idx, gid, local_conn, local_dirty, enc.offsets, words.rank,
+                                np.int64(V), np.int64(words.base), np.int64(words.kmax), np.int64(words.mx))
     ik, ic = _count_sorted(keys)
     ints = [(ik, ic, 1)]
     strings = pa.table({"word": pa.array([], pa.string()), "count": pa.array([], pa.int64())})
@@ -1109,11 +1124,8 @@ def _count_spans(src, words: _Words, storage_options, tokenize_options: dict, mo
     strings = _with_meta(strings, 0, mr)
     if split_out == 1:
         return [(ik, ic, mr), strings]
-    b = ((ik.view(np.uint64) * _MIX) >> np.uint64(33)) % np.uint64(split_out)
-    order = np.argsort(b, kind="stable")
-    bounds = np.searchsorted(b[order], np.arange(split_out + 1, dtype=np.uint64))
-    ks, cs = ik[order], ic[order]
-    return [(ks[bounds[i]:bounds[i + 1]], cs[bounds[i]:bounds[i + 1]], mr) for i in range(split_out)] + [strings]
+    bounds = np.searchsorted(ik, words.bucket_keys(split_out))  # key ranges: the slices stay sorted
+    return [(ik[bounds[i]:bounds[i + 1]], ic[bounds[i]:bounds[i + 1]], mr) for i in range(split_out)] + [strings]
 
 
 def _canonical_keys(strings: pa.Array, words: _Words, delimiter: str) -> np.ndarray:
@@ -1123,7 +1135,7 @@ def _canonical_keys(strings: pa.Array, words: _Words, delimiter: str) -> np.ndar
     off = np.asarray(pieces.offsets, dtype=np.int64) - int(pieces.offsets[0].as_py())
     pid = pc.index_in(flat, value_set=words.words).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
     return _canonical_kernel(off, pid, words.rank, np.int64(len(words.words)), np.int64(words.base),
-                             np.int64(words.kmax))
+                             np.int64(words.kmax), np.int64(words.mx))
 
 
 def _finish_int(tables, bound, min_count) -> dict:
@@ -1142,7 +1154,8 @@ def _key_strings(keys: np.ndarray, words: _Words, delimiter: str) -> pa.Array:
     """The joined strings of integer span keys (inverse of the key formula of :class:`_Words`)."""
     V = np.int64(len(words.words))
     r = keys - V
-    b, a, m = r % V, (r // V) % V, r // (V * V)
+    b, q = r % V, r // V
+    a, m = q // words.mx, q % words.mx
     mids = []
     while (m > 0).any():
         digit = m % words.base
@@ -1178,7 +1191,7 @@ def _score_pass(words: _Words, int_parts: list, str_part: dict, *, min_count, th
     tables = []
     if keys.size:
         r = keys - V
-        ca, cb = uni[(r // V) % V], uni[r % V]
+        ca, cb = uni[r // V // words.mx], uni[r % V]
         score, keep = _score_arrays(ca, cb, bc, len_vocab, words.corpus_words, min_count=min_count,
                                     threshold=threshold, scoring=scoring)
         tables.append(pa.table({"phrase": _key_strings(keys[keep], words, delimiter),
@@ -1205,7 +1218,7 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     is), applies the passes learned so far and dictionary-encodes it; the word counts are summed
     in a tree of :func:`w2v_dist.vocab.merge_counts` into one global dictionary; then a task per
     partition counts its spans as int64 keys of the global ids (module docstring), splits them
-    into ``split_out`` buckets by a hash of the key and a table of the string keys; each bucket
+    into ``split_out`` buckets by ranges of the key (of its first word) and a table of the string keys; each bucket
     is summed ``split_every`` tables at a time by linear merges of sorted integer runs (the
     buckets in parallel), the string keys by :func:`~w2v_dist.vocab.merge_counts`; the last merge
     of a bucket keeps only its number of keys and the keys with a count of at least
