@@ -23,7 +23,8 @@ gensim: ``learn`` is ``Phrases(LineSentence(file), ...)``, ``apply`` is ``freeze
 ``apply`` maps :meth:`PhraseModel.apply` over the kept partitions and counts the output tokens.  Both
 use threshold 10, min_count 5, default scoring and gensim's ENGLISH_CONNECTOR_WORDS.  Each tool runs
 in its own process; peak memory is the largest sum of resident memory of the process and its
-children (Dask scheduler, nanny and workers), sampled every 0.1 s.  The phrases and scores of the
+children (Dask scheduler, nanny and workers), sampled every 0.1 s; ``load`` is the machine's
+1-minute load average at the end of each run (on a shared machine the times depend on it).  The phrases and scores of the
 two tools are compared at the end (same set, largest relative score difference), and so are the
 token counts after applying.
 
@@ -134,6 +135,7 @@ def child(args) -> None:
         res = run_gensim(args.corpus_file, args.phrases_out)
     else:
         res = run_w2v(args.inputs, args.phrases_out, args.mode, args.copies, args.max_vocab_size)
+    res["load"] = os.getloadavg()[0]  # the machine is shared: the 1-minute load average at the end
     print("RESULT " + json.dumps(res))
 
 
@@ -181,14 +183,14 @@ def main() -> None:
             r, wall, peak = measure(me + ["--tool", "w2v", "--mode", mode, "--max-vocab-size", "0",
                                           "--phrases-out", outs[mode]])
             rows.append((label, r, wall, peak))
-        print("| tool | tokenize s | learn s | apply s | learn + apply s | speed-up | phrases | tokens after | wall s | peak MiB |")
-        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        print("| tool | tokenize s | learn s | apply s | learn + apply s | speed-up | phrases | tokens after | wall s | peak MiB | load |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         base = g["learn_seconds"] + g["apply_seconds"]
         for label, r, wall, peak in rows:
             la = r["learn_seconds"] + r["apply_seconds"]
             tok = f"{r['tokenize_seconds']:.1f}" if "tokenize_seconds" in r else ""
             print(f"| {label} | {tok} | {r['learn_seconds']:.1f} | {r['apply_seconds']:.1f} | {la:.1f} | "
-                  f"{base / la:.1f}x | {r['phrases']:,} | {r['tokens_out']:,} | {wall:.0f} | {peak:,.0f} |")
+                  f"{base / la:.1f}x | {r['phrases']:,} | {r['tokens_out']:,} | {wall:.0f} | {peak:,.0f} | {r['load']:.1f} |")
         print(f"\ngensim apply = freeze {g['freeze_seconds']:.1f} s + transform {g['apply_seconds'] - g['freeze_seconds']:.1f} s")
         for mode in outs:
             print(f"w2v-dist ({mode}) vs gensim: {compare(outs[mode], g_out)}")

@@ -860,9 +860,10 @@ class _Words:
 
     def bucket_keys(self, n: int) -> np.ndarray:
         """int64 [n + 1] key bounds of ``n`` buckets: ranges of the first word ``a``, cut where the
-        cumulative count of the words (a proxy for the spans they start) reaches ``i / n``."""
+        cumulative ``count(a)**0.85`` (a proxy for the number of distinct spans ``a`` starts,
+        which grows more slowly than its count) reaches ``i / n``."""
         V = len(self.words)
-        cum = np.cumsum(self.unigram_counts)
+        cum = np.cumsum(self.unigram_counts ** 0.85)
         cuts = (np.searchsorted(cum, cum[-1] * np.arange(1, n) / n, side="right") if V
                 else np.zeros(n - 1, np.int64))
         return np.concatenate(([0], V + cuts.astype(np.int64) * self.mx * V, [_INT64_MAX])).astype(np.int64)
