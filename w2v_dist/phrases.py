@@ -43,7 +43,9 @@ it; at the next non-connector token, if the joined span is a phrase, emit it and
 otherwise emit the start and the connectors, and the new token becomes the start.  Connector tokens
 with no start before them are emitted as they are.  Spans are matched on their joined string (a
 hash of the bytes, then a byte comparison), exactly as gensim looks up the joined string, so tokens
-that themselves contain the delimiter (the phrases of an earlier pass) behave as in gensim.
+that themselves contain the delimiter (the phrases of an earlier pass) behave as in gensim.  The
+sentences are dictionary-encoded first, so each distinct word is hashed once, and the kernel walks
+word ids; partitions kept by :func:`learn_phrases` are already encoded.
 """
 
 from __future__ import annotations
@@ -382,114 +384,10 @@ def _build_table(ph_hash, bits):
 
 
 @numba.njit(nogil=True, cache=True)
-def _match(s, e, th, tp, data, toff, dh, dp, delim, table, bits, ph_hash, ph_data, ph_off):
-    """Index of the phrase equal to tokens s..e joined by the delimiter, or -1."""
-    h = th[s]
-    length = toff[s + 1] - toff[s]
-    for k in range(s + 1, e + 1):
-        h = h * dp + dh
-        h = h * tp[k] + th[k]
-        length += delim.shape[0] + toff[k + 1] - toff[k]
-    size = 1 << bits
-    slot = np.int64(((h * _MIX) >> np.uint64(64 - bits)) & np.uint64(size - 1))
-    while True:
-        p = table[slot]
-        if p < 0:
-            return -1
-        if ph_hash[p] == h and ph_off[p + 1] - ph_off[p] == length:
-            q = ph_off[p]
-            same = True
-            for k in range(s, e + 1):
-                if k > s:
-                    for c in range(delim.shape[0]):
-                        if ph_data[q] != delim[c]:
-                            same = False
-                            break
-                        q += 1
-                    if not same:
-                        break
-                for c in range(toff[k], toff[k + 1]):
-                    if ph_data[q] != data[c]:
-                        same = False
-                        break
-                    q += 1
-                if not same:
-                    break
-            if same:
-                return p
-        slot = (slot + 1) & (size - 1)
-
-
-@numba.njit(nogil=True, cache=True)
-def _apply_kernel(data, toff, sent_off, conn_hash, conn_data, conn_off, delim, table, bits, ph_hash, ph_data,
-                  ph_off):
-    """Greedy joining (gensim ``analyze_sentence``) over all sentences of a partition.
-
-    Connector words are recognised by hash (``conn_hash`` sorted, with their bytes to compare).
-    Returns ``out`` int64 [M] (token position ``j >= 0``, or ``-(p + 1)`` for phrase ``p``) and
-    ``out_off`` int64 [S + 1].
-    """
-    n = toff.shape[0] - 1
-    th, tp = _hash_strings(data, toff)
-    is_conn = np.zeros(n, np.bool_)
-    nc = conn_hash.shape[0]
-    if nc > 0:
-        for j in range(n):
-            i = np.searchsorted(conn_hash, th[j])
-            while i < nc and conn_hash[i] == th[j]:
-                a, b = conn_off[i], conn_off[i + 1]
-                if b - a == toff[j + 1] - toff[j]:
-                    same = True
-                    for k in range(b - a):
-                        if conn_data[a + k] != data[toff[j] + k]:
-                            same = False
-                            break
-                    if same:
-                        is_conn[j] = True
-                        break
-                i += 1
-    dh = np.uint64(0)
-    dp = np.uint64(1)
-    for c in range(delim.shape[0]):
-        dh = dh * _B + np.uint64(delim[c]) + np.uint64(1)
-        dp = dp * _B
-    out = np.empty(n, np.int64)
-    S = sent_off.shape[0] - 1
-    out_off = np.empty(S + 1, np.int64)
-    m = 0
-    out_off[0] = 0
-    for si in range(S):
-        start = -1
-        for j in range(sent_off[si], sent_off[si + 1]):
-            if not is_conn[j]:
-                if start >= 0:
-                    p = _match(start, j, th, tp, data, toff, dh, dp, delim, table, bits, ph_hash, ph_data, ph_off)
-                    if p >= 0:
-                        out[m] = -(p + 1)
-                        m += 1
-                        start = -1
-                    else:
-                        for k in range(start, j):
-                            out[m] = k
-                            m += 1
-                        start = j
-                else:
-                    start = j
-            elif start < 0:
-                out[m] = j
-                m += 1
-        if start >= 0:
-            for k in range(start, sent_off[si + 1]):
-                out[m] = k
-                m += 1
-        out_off[si + 1] = m
-    return out[:m], out_off
-
-
-@numba.njit(nogil=True, cache=True)
 def _match_ids(s, e, idx, wh, wp, wdata, woff, dh, dp, dlen, delim, table, bits, ph_hash, ph_data, ph_off):
-    """:func:`_match` on dictionary-encoded tokens: ``idx`` [n] word ids; ``wh``, ``wp``,
-    ``wdata``, ``woff`` the words' hashes, B**len, bytes and offsets."""
+    """Index of the phrase equal to tokens ``s..e`` joined by the delimiter, or -1: their hash
+    (combined from the words' hashes ``wh`` and ``B**len`` ``wp``), then a byte comparison.
+    ``idx`` [n] word ids into the words' bytes ``wdata`` / offsets ``woff``."""
     w = idx[s]
     h = wh[w]
     length = woff[w + 1] - woff[w]
@@ -674,17 +572,6 @@ class PhraseModel:
         """
         t = self.passes[pass_index]
         return dict(zip(t.column("phrase").to_pylist(), t.column("score").to_pylist()))
-
-    def _connector_arrays(self):
-        if "connectors" not in self._tables:
-            words = pa.array(sorted(self.connector_words), pa.string())
-            data, off = _string_buffers(words)
-            h, _ = _hash_strings(data, off)
-            order = np.argsort(h, kind="stable")
-            words = words.take(pa.array(order))
-            data, off = _string_buffers(words)
-            self._tables["connectors"] = (h[order], data, off)
-        return self._tables["connectors"]
 
     def _table(self, i: int) -> _PassTable:
         if i not in self._tables:
