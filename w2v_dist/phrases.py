@@ -715,7 +715,10 @@ class _Encoded:
 
     def sentences(self) -> pa.ListArray:
         """The partition as list<string> [S]."""
-        return pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), self.words.take(pa.array(self.idx)))
+        tokens = self.words.take(pa.array(self.idx))
+        if self.offsets[-1] < 2**31:
+            return pa.ListArray.from_arrays(pa.array(self.offsets.astype(np.int32)), tokens)
+        return pa.LargeListArray.from_arrays(pa.array(self.offsets), tokens)
 
 
 @dataclass(eq=False)
