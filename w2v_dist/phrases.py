@@ -1109,8 +1109,8 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     is), applies the passes learned so far and dictionary-encodes it; the word counts are summed
     in a tree of :func:`w2v_dist.vocab.merge_counts` into one global dictionary; then a task per
     partition counts its spans as int64 keys of the global ids (module docstring), splits them
-    into ``split_out`` buckets by ranges of the key (of its first word) and a table of the string keys; each bucket
-    is summed ``split_every`` tables at a time by linear merges of sorted integer runs (the
+    into ``split_out`` buckets by ranges of the key (of its first word) and a table of the string
+    keys; each bucket is summed ``split_every`` tables at a time by linear merges of sorted integer runs (the
     buckets in parallel), the string keys by :func:`~w2v_dist.vocab.merge_counts`; the last merge
     of a bucket keeps only its number of keys and the keys with a count of at least
     ``min_count``, which the caller scores in numpy, making strings only for the phrases.
@@ -1156,7 +1156,7 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     split_every : int
         Fan-in of the reduction tree (>= 2).
     split_out : int
-        Number of hash buckets reduced in parallel (>= 1).
+        Number of key-range buckets reduced in parallel (>= 1).
     client : distributed.Client, optional
         Run there (default: dask's current scheduler).
     progress : bool
@@ -1176,7 +1176,7 @@ def learn_phrases(shards: Sequence, storage_options: dict | None = None, *, min_
     Raises
     ------
     ConfigError
-        A parameter is out of range.
+        A parameter is out of range, or ``keep_partitions`` is given with ``max_vocab_size``.
     CorpusError
         No partitions, or a partition cannot be read.
     """
