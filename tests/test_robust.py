@@ -566,3 +566,15 @@ def test_a_failing_task_is_raised_not_retried(good_text, inproc, monkeypatch):
     monkeypatch.setattr(worker, "train_round", broken)
     with pytest.raises(ZeroDivisionError, match="bug in a round"):
         train_vectors(inproc, [str(good_text / "a.txt")], Config(**FAST), progress=False)
+
+
+def test_worker_list_survives_the_clients_periodic_refresh(inproc):
+    """distributed's client refreshes its cached scheduler info every few seconds without the
+    per-worker entries; read between such a refresh and the next full one, every worker looked
+    lost (a benchmark under load gave up after max_failures).  The driver asks the scheduler."""
+    from w2v_dist.cluster import cluster_workers
+    from w2v_dist.training import driver
+
+    inproc.sync(inproc._update_scheduler_info)  # what the periodic callback does
+    assert len(cluster_workers(inproc)) == 2 == len(driver._alive(inproc))
+    assert all(w["nthreads"] == 1 for w in cluster_workers(inproc).values())

@@ -196,7 +196,9 @@ def _scatter_each(client, data, hosts) -> dict:
 
 
 def _alive(client) -> dict:
-    return client.scheduler_info()["workers"]
+    from ..cluster import cluster_workers
+
+    return cluster_workers(client)
 
 
 def _gather(client, futs, hosts, what: str, progress: bool = False):
@@ -325,10 +327,11 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     stage: dict[str, float] = {}
     t0 = time.perf_counter()
     info = client.scheduler_info()
-    workers = sorted(info["workers"])
+    alive = _alive(client)
+    workers = sorted(alive)
     if not workers:
         raise _W2VError("the Dask cluster has no workers")
-    nthreads = {w: int(info["workers"][w].get("nthreads", 1)) for w in workers}
+    nthreads = {w: int(alive[w].get("nthreads", 1)) for w in workers}
     K = len(workers)
     try:
         link = client.dashboard_link if info.get("services", {}).get("dashboard") else None
