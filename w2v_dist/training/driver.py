@@ -711,7 +711,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
             log.debug("could not drop replicas of %s", job, exc_info=True)
-        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()])
+        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()]
+                      + [f for fs in submitted.values() for f in fs])
 
     syn0, syn1neg, syn1 = mats
     wv = WordVectors(vocab.words, syn0, vocab.counts)
