@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     from moto.server import ThreadedMotoServer
 
     import w2v_dist
-    from w2v_dist.cluster import dask_client
+    from w2v_dist.cluster import cluster_workers, dask_client
 
     files = sorted(glob.glob(args.inputs))
     if not files:
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         sources = {"local": [args.inputs], "s3": [f"s3://w2v-bench/corpus/*{ext}"]}
         rows = []
         with dask_client() as client:
-            info = client.scheduler_info()["workers"]
+            info = cluster_workers(client)
             shape = f"{len(info)} worker x {sum(w['nthreads'] for w in info.values())} threads"
             # warm-up (not reported): compiles/loads the Numba kernels and fills the page cache
             w2v_dist.train(sources["local"], client=client, sg=0, epochs=1, vector_size=50, seed=1)

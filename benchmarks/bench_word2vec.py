@@ -53,11 +53,12 @@ def run_gensim(model: str, corpus_file: str, out: str, seed: int) -> dict:
             "words_per_second": eff / t_train, "vocab_size": len(w2v.wv)}
 
 
-def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int, merge: str = "sum") -> dict:
+def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int, merge: str = "scaled-sum",
+            extra: dict | None = None) -> dict:
     import w2v_dist
     from w2v_dist.cluster import dask_client
 
-    p = {**PARAMS, **MODELS[model]}
+    p = {**PARAMS, **MODELS[model], **(extra or {})}
     t0 = time.perf_counter()
     with dask_client(workers=workers, threads_per_worker=threads) as client:
         t_start = time.perf_counter() - t0
@@ -68,6 +69,18 @@ def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, th
             "words_per_second": m["words_per_second"], "vocab_size": m["vocab_size"],
             "rounds": m["rounds"], "round_overhead_fraction": m["round_overhead_fraction"],
             "cluster_start_seconds": t_start, "end_to_end_seconds": time.perf_counter() - t0}
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``["overlap=false", "sync_every=100000"]`` -> ``{"overlap": False, "sync_every": 100000}``."""
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
 
 
 def evaluate(vectors: str, order_from: str | None) -> dict:
@@ -87,7 +100,8 @@ def child(args) -> None:
     if args.tool == "gensim":
         res = run_gensim(args.model, args.corpus_file, args.out, args.seed)
     else:
-        res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads, args.merge)
+        res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads, args.merge,
+                      parse_sets(args.set))
     print("RESULT " + json.dumps(res))
 
 
@@ -97,7 +111,9 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=list(MODELS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
     ap.add_argument("--shapes", nargs="+", default=["1x2", "2x1"], help="w2v-dist WORKERSxTHREADS shapes")
-    ap.add_argument("--merge", default="sum", help="w2v-dist merge rule of the replicas (w2v_dist/training/merge.py)")
+    ap.add_argument("--merge", default="scaled-sum", help="w2v-dist merge rule of the replicas (w2v_dist/training/merge.py)")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help="another w2v-dist parameter for its runs (JSON value), e.g. --set overlap=false; shown in the shape")
     ap.add_argument("--skip-gensim", action="store_true")
     ap.add_argument("--json", help="also write the rows here")
     # child mode
@@ -121,8 +137,10 @@ def main() -> None:
             runs = [] if args.skip_gensim else [("gensim", "workers=2", me + ["--tool", "gensim", "--corpus-file", str(corpus_file)])]
             for shape in args.shapes:
                 w, t = shape.split("x")
-                runs.append(("w2v-dist", f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "sum" else ""), me + ["--tool", "w2v", "--merge", args.merge, "--workers", w, "--threads", t,
-                                                                      "--inputs", *args.inputs]))
+                label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "scaled-sum" else "")
+                label += "".join(f" {x}" for x in args.set)
+                runs.append(("w2v-dist", label, me + ["--tool", "w2v", "--merge", args.merge, "--workers", w, "--threads", t,
+                                                      *[a for x in args.set for a in ("--set", x)], "--inputs", *args.inputs]))
             ref = None
             for tool, shape, cmd in runs:
                 out = work / f"{tool}-{model}-{seed}-{shape.replace(' ', '')}"

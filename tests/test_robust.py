@@ -357,14 +357,16 @@ def _kill_soon(client, address, delay=0.1):
         pass
 
 
-@pytest.mark.parametrize("workers", [2, 1])
-def test_killed_worker_process_the_run_completes(tmp_path, small_corpus, workers):
+@pytest.mark.parametrize("workers,overlap", [(2, False), (2, True), (1, True)])
+def test_killed_worker_process_the_run_completes(tmp_path, small_corpus, workers, overlap):
     """Kill one worker process of a LocalCluster (processes, nanny restarts it) after round 5: the
     round is redone from the central copy (2 workers) or from the last checkpoint (1 worker: its
     replica was the model), the lost worker's shards are read again, and the run ends with all
-    outputs and the clean run's vocabulary, rounds, loss and vectors."""
+    outputs and the clean run's vocabulary, rounds, loss and vectors.  With overlapping rounds
+    and 2 workers the redone rounds start from the full merge, where the clean run's replicas were a
+    round behind, so the vectors agree only as two runs of the same training do."""
     data = [str(small_corpus)]
-    cfg = dict(FAST, checkpoint_every=4)
+    cfg = dict(FAST, checkpoint_every=4, overlap=overlap)
     with dask_client(workers=workers, threads_per_worker=1, processes=True) as client:
         clean = w2v_dist.train(data, client=client, output=str(tmp_path / "clean"), **cfg)
         victim = sorted(client.scheduler_info()["workers"])[-1]
@@ -391,7 +393,13 @@ def test_killed_worker_process_the_run_completes(tmp_path, small_corpus, workers
         return sum(r["loss"] for r in rs) / sum(r["effective_words"] for r in rs)
 
     assert abs(last_epoch_loss(m) - last_epoch_loss(c)) / last_epoch_loss(c) < 0.02
-    np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-4)
+    if workers == 1 or not overlap:
+        np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-4)
+    else:
+        a, b = res.wv.vectors, clean.wv.vectors
+        cos = (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+        print("cosine to the clean run's vectors: min", cos.min(), "mean", cos.mean())
+        assert cos.min() > 0.999 and cos.mean() > 0.9999
     from w2v_dist.output import write_outputs
 
     write_outputs(str(out), res.wv, res.vocab, m)
@@ -503,12 +511,13 @@ def test_checkpoint_by_time(tmp_path, good_text, inproc):
 def test_lost_worker_not_replaced_its_share_moves_to_a_survivor(good_text, monkeypatch):
     """A worker that leaves for good (retired, no nanny to restart it): after the wait for a
     replacement, its replica and shards move to the surviving worker, which then trains both
-    replicas; each keeps its shards and seeds, so the result is the clean run's."""
+    replicas; each keeps its shards and seeds, so the result is the clean run's (without
+    overlapping rounds, whose redone rounds start from the full merge: see the test above)."""
     from w2v_dist.training import driver
 
     monkeypatch.setattr(driver, "_RESTART_WAIT_SECONDS", 0.5)
     data = [str(good_text / "a.txt")]
-    cfg = Config(**dict(FAST, sync_every=5_000))
+    cfg = Config(**dict(FAST, sync_every=5_000, overlap=False))
     with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
         clean = train_vectors(client, data, cfg, progress=False)
         victim = sorted(client.scheduler_info()["workers"])[-1]
@@ -551,9 +560,21 @@ def test_a_failing_task_is_raised_not_retried(good_text, inproc, monkeypatch):
     one would end as W2VError 'giving up after N failures')."""
     from w2v_dist.training import worker
 
-    def broken(*args):
+    def broken(*args, **kwargs):
         raise ZeroDivisionError("bug in a round")
 
     monkeypatch.setattr(worker, "train_round", broken)
     with pytest.raises(ZeroDivisionError, match="bug in a round"):
         train_vectors(inproc, [str(good_text / "a.txt")], Config(**FAST), progress=False)
+
+
+def test_worker_list_survives_the_clients_periodic_refresh(inproc):
+    """distributed's client refreshes its cached scheduler info every few seconds without the
+    per-worker entries; read between such a refresh and the next full one, every worker looked
+    lost (a benchmark under load gave up after max_failures).  The driver asks the scheduler."""
+    from w2v_dist.cluster import cluster_workers
+    from w2v_dist.training import driver
+
+    inproc.sync(inproc._update_scheduler_info)  # what the periodic callback does
+    assert len(cluster_workers(inproc)) == 2 == len(driver._alive(inproc))
+    assert all(w["nthreads"] == 1 for w in cluster_workers(inproc).values())

@@ -22,6 +22,25 @@ from .errors import ConfigError, W2VError
 log = logging.getLogger("w2v_dist")
 
 
+
+def cluster_workers(client) -> dict:
+    """The scheduler's workers, fetched now: ``{address: info dict}`` (``nthreads``, ``name``, ...).
+
+    Not ``client.scheduler_info()["workers"]``: the client refreshes that cached value every few
+    seconds *without* per-worker entries (distributed >= 2025), so under load a call can return
+    an empty worker list, which looked like every worker lost at once.
+
+    Raises
+    ------
+    OSError
+        The scheduler cannot be reached.
+    """
+    try:
+        ident = client.sync(client.scheduler.identity, n_workers=-1)
+    except TypeError:  # an older scheduler: identity() takes no n_workers and lists every worker
+        ident = client.sync(client.scheduler.identity)
+    return dict(ident.get("workers", {}))
+
 def default_threads(workers: int) -> int:
     """Threads per worker so that workers x threads = the machine's cores (at least 1)."""
     return max(1, (os.cpu_count() or 1) // max(workers, 1))
@@ -93,7 +112,7 @@ def check_worker_versions(client) -> dict[str, str | None]:
     from . import __version__
 
     answers = client.run(_make_probe(), on_error="return")
-    names = {a: w.get("name") for a, w in client.scheduler_info().get("workers", {}).items()}
+    names = {a: w.get("name") for a, w in cluster_workers(client).items()}
     bad = []
     for addr in sorted(answers):
         got = answers[addr]
@@ -151,7 +170,7 @@ def dask_client(scheduler: str | None = None, workers: int = 1, threads_per_work
                            f"{' '.join(str(exc).split()) or type(exc).__name__}{hint}") from None
         with client:
             log.info("connected to the Dask scheduler at %s (%d workers)", scheduler,
-                     len(client.scheduler_info().get("workers", {})))
+                     len(cluster_workers(client)))
             yield client
         return
     if security is not None:

@@ -196,7 +196,9 @@ def _scatter_each(client, data, hosts) -> dict:
 
 
 def _alive(client) -> dict:
-    return client.scheduler_info()["workers"]
+    from ..cluster import cluster_workers
+
+    return cluster_workers(client)
 
 
 def _gather(client, futs, hosts, what: str, progress: bool = False):
@@ -325,10 +327,11 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     stage: dict[str, float] = {}
     t0 = time.perf_counter()
     info = client.scheduler_info()
-    workers = sorted(info["workers"])
+    alive = _alive(client)
+    workers = sorted(alive)
     if not workers:
         raise _W2VError("the Dask cluster has no workers")
-    nthreads = {w: int(info["workers"][w].get("nthreads", 1)) for w in workers}
+    nthreads = {w: int(alive[w].get("nthreads", 1)) for w in workers}
     K = len(workers)
     try:
         link = client.dashboard_link if info.get("services", {}).get("dashboard") else None
@@ -520,7 +523,44 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n_rounds, initial=r, desc="training rounds", unit="round", leave=True)
-    updates: dict[int, Any] = {k: None for k in range(K)}
+    # Overlapping rounds (config.overlap, several replicas): round s is submitted while round s-1
+    # is still training, with the central rows of the merge of round s-2; so the driver's merge and
+    # the transfers of round s-1 hide behind the compute of round s.  ``lag`` is how many rounds
+    # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
+    # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
+    # from a checkpoint trains exactly as the uninterrupted one.
+    lag = 2 if (K > 1 and config.overlap) else 1
+    submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
+    sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
+    next_update = [r]  # the first merged round whose rows the replicas have not been sent
+
+    def words_of(s_: int) -> int:
+        j_ = s_ % R
+        return sum(W_k[k] * (j_ + 1) // R - W_k[k] * j_ // R for k in range(K))
+
+    def drained(s_: int) -> bool:
+        """Round ``s_`` starts from the full merge of round ``s_ - 1`` (no overlap)."""
+        return lag == 1 or s_ % R == 0 or bool(config.checkpoint_every and s_ % config.checkpoint_every == 0)
+
+    def submit(s_: int, done_before: int) -> list:
+        j_ = s_ % R
+        a0_, a1_ = alpha_at(done_before), alpha_at(done_before + words_of(s_))
+        # every merge reaches every replica once, in order: those up to round s-lag (s-1 when drained)
+        ups = list(range(next_update[0], (s_ - 1 if drained(s_) else s_ - lag) + 1)) if K > 1 else []
+        next_update[0] += len(ups)
+        got = [sent_updates.pop(u) for u in ups]  # released here, not cancelled: the tasks hold them
+        prev = submitted.get(s_ - 1)
+        out = []
+        for k in range(K):
+            spec = {"word_lo": W_k[k] * j_ // R, "word_hi": W_k[k] * (j_ + 1) // R, "alpha_start": a0_,
+                    "alpha_end": a1_, "collect": K > 1, "round": s_, "update_rounds": ups,
+                    "keep_inflight": lag > 1,
+                    "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
+            out.append(client.submit(W.train_round, rid[k], spec, [g[hosts[k]] for g in got] or None, *parts[k],
+                                     after=prev[k] if prev else None, workers=[hosts[k]],
+                                     allow_other_workers=False, pure=False,
+                                     key=f"w2v-round-{job}-{s_}-{k}-{failures}"))
+        return out
     failures = 0
     checkpoints = 0
     run_id = uuid.uuid4().hex[:8]
@@ -544,7 +584,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 reason = str(exc)
 
     def _recover_once(reason: str):
-        nonlocal r, done, effective, updates
+        nonlocal r, done, effective
         lost = rehost(reason)
         if lost:
             # (never cancel the old vocabulary future: the survivors' encoded shards depend on it)
@@ -558,7 +598,11 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         if K == 1:  # the lone replica was the model: back to the last checkpoint (or the start)
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
-        updates = {k: None for k in range(K)}
+        client.cancel([f for fs in submitted.values() for f in fs]
+                      + [f for d in sent_updates.values() for f in d.values()])
+        submitted.clear()
+        sent_updates.clear()
+        next_update[0] = r
         make_replicas()
         if bar is not None:
             bar.n = r
@@ -575,24 +619,20 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             while r < n_rounds:
                 epoch, j = divmod(r, R)
                 t_r = time.perf_counter()
-                slices = {k: (W_k[k] * j // R, W_k[k] * (j + 1) // R) for k in range(K)}
-                words = sum(hi - lo for lo, hi in slices.values())
+                words = words_of(r)
                 a0, a1 = alpha_at(done), alpha_at(done + words)
-                futs = []
                 pending = None
-                for k in range(K):
-                    spec = {"word_lo": slices[k][0], "word_hi": slices[k][1], "alpha_start": a0,
-                            "alpha_end": a1, "collect": K > 1,
-                            "seed": (config.seed * 1_000_003 + r * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
-                    futs.append(client.submit(W.train_round, rid[k], spec, updates[k], *parts[k], workers=[hosts[k]],
-                                              allow_other_workers=False, pure=False,
-                                              key=f"w2v-round-{job}-{r}-{k}-{failures}"))
+                if r not in submitted:
+                    submitted[r] = submit(r, done)
+                if lag > 1 and r + 1 < n_rounds and r + 1 not in submitted and not drained(r + 1):
+                    submitted[r + 1] = submit(r + 1, done + words)  # trains while round r is merged
+                futs = submitted[r]
                 try:
                     results = _gather(client, futs, hosts, f"round {r}")
                 except _RoundFailed as exc:
-                    client.cancel(futs)
                     recover(str(exc))
                     continue
+                del submitted[r]
                 # Every replica's result is here: only now does the central copy change.
                 t_m = time.perf_counter()
                 bytes_out = bytes_back = 0
@@ -606,8 +646,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     bytes_out = sum(rr.nbytes + v.nbytes for rr, v in upd) * K
                     bytes_back = sum(rr.nbytes + d.nbytes for x in results for rr, d in zip(x["rows"], x["deltas"]))
                     try:
-                        sent = _scatter_each(client, upd, hosts)
-                        updates = {k: sent[hosts[k]] for k in range(K)}
+                        sent_updates[r] = _scatter_each(client, upd, hosts)
                     except _RoundFailed as exc:  # merged already: replicas are re-created from it below
                         pending = str(exc)
                 merge_s = time.perf_counter() - t_m
@@ -672,7 +711,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
             log.debug("could not drop replicas of %s", job, exc_info=True)
-        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()])
+        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()]
+                      + [f for fs in submitted.values() for f in fs])
 
     syn0, syn1neg, syn1 = mats
     wv = WordVectors(vocab.words, syn0, vocab.counts)

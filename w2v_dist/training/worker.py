@@ -46,6 +46,9 @@ class Replica:
         deltas are ``mats[i] - bases[i]`` on the touched rows.
     touched : list (per thread) of lists (per matrix) of uint8 arrays
         Rows each thread changed during the round.
+    inflight : list of (round, rows, deltas)
+        With overlapping rounds: the changes this replica sent that the central copy it last
+        received does not hold yet (rows int64 [n] and deltas float32 [n, D] per matrix).
     tables : dict
         ``keep_prob`` uint32 [V], ``cum_table`` int64 [V], ``points`` int32 [V, L],
         ``codes`` uint8 [V, L], ``codelens`` int32 [V] (see :mod:`w2v_dist.vocab`,
@@ -61,6 +64,7 @@ class Replica:
     threads: int
     touched: list = field(default_factory=list)
     pool: ThreadPoolExecutor | None = None
+    inflight: list = field(default_factory=list)
 
 
 def _worker_address() -> str:
@@ -242,7 +246,34 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     return raw, eff, loss
 
 
-def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
+def _apply_update(rep: Replica, update, update_round: int | None) -> int:
+    """Set the central rows of ``update``, then add back this replica's changes they do not hold yet.
+
+    ``update`` is the central copy after the merge of round ``update_round``; changes this replica
+    sent for later rounds (``rep.inflight``, overlapping rounds) are not in it, so they are added
+    to both the replica and its base: the replica becomes ``central + its own unmerged changes``,
+    and those changes are not sent twice.  Returns the bytes received.
+    """
+    bytes_in = 0
+    for m, b, (rows, vals) in zip(rep.mats, rep.bases, update):
+        m[rows] = vals
+        b[rows] = vals
+        bytes_in += rows.nbytes + vals.nbytes
+    if update_round is not None:
+        rep.inflight = [x for x in rep.inflight if x[0] > update_round]
+    for _, rows_s, deltas_s in rep.inflight:
+        for m, b, (rows, _vals), rs, ds in zip(rep.mats, rep.bases, update, rows_s, deltas_s):
+            if rows.size == 0 or rs.size == 0:
+                continue
+            hit = np.isin(rs, rows, assume_unique=True)  # both sorted unique
+            if hit.any():
+                r = rs[hit]
+                m[r] += ds[hit]
+                b[r] += ds[hit]
+    return bytes_in
+
+
+def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str, Any]:
     """Apply the driver's update, train this worker's slice of the round, return the changes.
 
     Parameters
@@ -253,12 +284,18 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
         ``alpha_start``, ``alpha_end`` (learning rate at the two ends of the slice), ``seed``,
         ``collect`` (bool, default True): return the changed rows.  A lone replica needs no
         merging: the driver passes False and fetches the replica once at the end
-        (:func:`fetch_replica`).
+        (:func:`fetch_replica`).  ``round`` (int) and ``update_rounds`` (list of int, the
+        rounds whose merges ``update`` holds); ``keep_inflight`` (bool): rounds overlap, so remember the
+        changes sent until an update that holds them arrives (:func:`_apply_update`).
     update : list or None
-        Per matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``: central
-        rows that differ from this replica after the last merge.
+        The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
+        matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
+        rows that the merge of that round changed, after it.
     *parts : (ids int32 [N], offsets int64 [S + 1], info dict)
         This worker's encoded partitions (:func:`encode_shard`), in stream order.
+    after : any
+        Ignored: the previous round's result future, passed so that Dask runs this replica's
+        rounds in order when they are submitted ahead.
 
     Returns
     -------
@@ -272,11 +309,8 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
     if rep is None:  # e.g. the worker process was restarted: the driver re-creates replicas
         raise RuntimeError(f"no replica of {job_id} on {_worker_address()}")
     bytes_in = 0
-    if update is not None:
-        for m, b, (rows, vals) in zip(rep.mats, rep.bases, update):
-            m[rows] = vals
-            b[rows] = vals
-            bytes_in += rows.nbytes + vals.nbytes
+    for u, upd in zip(spec.get("update_rounds") or [None], update or []):
+        bytes_in += _apply_update(rep, upd, u)
     plans = _plan(parts, int(spec["word_lo"]), int(spec["word_hi"]), rep.threads)
     for flags in rep.touched:
         for f in flags:
@@ -309,4 +343,6 @@ def train_round(job_id: str, spec: dict, update, *parts) -> dict[str, Any]:
         # Until the driver says otherwise, the central copy holds our own change (exact for every
         # rule with one replica; with several, the next update overwrites these rows).
         b[rows] = new
+    if spec.get("keep_inflight"):
+        rep.inflight.append((int(spec["round"]), rows_out, deltas_out))
     return {"rows": rows_out, "deltas": deltas_out, **stats}
