@@ -89,7 +89,7 @@ class Config:
     tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
     sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
-    overlap: bool = _f(True, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time)", "train")
+    overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")
     # --- checkpoints
