@@ -327,3 +327,15 @@ def test_config_validates_shared_negatives():
         Config(shared_negatives=-1).validate()
     with pytest.raises(ConfigError, match="needs negative>0"):
         Config(shared_negatives=1, hs=1, negative=0).validate()
+
+
+def test_cli_rejects_shared_negatives_without_negative_sampling(tmp_path, capsys, small_corpus):
+    from w2v_dist.cli import main
+
+    out = tmp_path / "o"
+    code = main(["train", str(small_corpus), "--output", str(out), "--hs", "1", "--negative", "0",
+                 "--shared-negatives", "1"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("w2v-dist: error: ") and "shared_negatives=1" in err[0]
+    assert not out.exists()
