@@ -75,6 +75,13 @@ Performance notes
   rows do not fit in L2 and this is worth ~25%. With HS it also prefetches
   the ``syn1`` rows of the path below depth ``HS_PREFETCH_SKIP``.
 
+Fast mode
+---------
+:func:`train_slice_shared` (``shared_negatives = N >= 1``) draws the noise words once per N
+consecutive center words and trains each batch as one small matrix step with the gradient
+applied once (HogBatch, Ji et al. 2016; :func:`ns_shared_batch`). It is separate code: the exact
+functions above are untouched by it.
+
 Concurrency
 -----------
 All functions release the GIL: several Python threads may run
