@@ -2,6 +2,7 @@
 
     python benchmarks/bench_word2vec.py                      # whole shared corpus, SG and CBOW
     python benchmarks/bench_word2vec.py --models sg --inputs 'data/demo/*.txt.gz'   # quick
+    python benchmarks/bench_word2vec.py --shapes 1x2 --shared-negatives 0 1   # exact and fast mode
 
 The corpus is tokenized once with w2v-dist's tokenizer and written as a plain text file (one
 sentence per line, tokens separated by spaces) for gensim's ``corpus_file`` mode, so both tools see
@@ -54,7 +55,7 @@ def run_gensim(model: str, corpus_file: str, out: str, seed: int) -> dict:
 
 
 def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int, merge: str = "scaled-sum",
-            extra: dict | None = None) -> dict:
+            shared_negatives: int = 0, extra: dict | None = None) -> dict:
     import w2v_dist
     from w2v_dist.cluster import dask_client
 
@@ -62,7 +63,8 @@ def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, th
     t0 = time.perf_counter()
     with dask_client(workers=workers, threads_per_worker=threads) as client:
         t_start = time.perf_counter() - t0
-        res = w2v_dist.train(inputs, client=client, seed=seed, output=out, overwrite=True, merge=merge, **p)
+        res = w2v_dist.train(inputs, client=client, seed=seed, output=out, overwrite=True, merge=merge,
+                             shared_negatives=shared_negatives, **p)
     m = res.metrics
     return {"vocab_seconds": m["stage_seconds"]["vocab"] + m["stage_seconds"]["encode"],
             "train_seconds": m["train_seconds"], "effective_words": m["effective_words"],
@@ -101,7 +103,7 @@ def child(args) -> None:
         res = run_gensim(args.model, args.corpus_file, args.out, args.seed)
     else:
         res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads, args.merge,
-                      parse_sets(args.set))
+                      args.shared_negatives[0], parse_sets(args.set))
     print("RESULT " + json.dumps(res))
 
 
@@ -113,7 +115,10 @@ def main() -> None:
     ap.add_argument("--shapes", nargs="+", default=["1x2", "2x1"], help="w2v-dist WORKERSxTHREADS shapes")
     ap.add_argument("--merge", default="scaled-sum", help="w2v-dist merge rule of the replicas (w2v_dist/training/merge.py)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                    help="another w2v-dist parameter for its runs (JSON value), e.g. --set overlap=false; shown in the shape")
+                    help="another w2v-dist parameter for its runs (JSON value), e.g. --set overlap=true; shown in the shape")
+    ap.add_argument("--shared-negatives", nargs="+", type=int, default=[0],
+                    help="w2v-dist shared_negatives values: 0 = exact sampling, N >= 1 = fast mode (rows 'w2v-dist fast'); "
+                         "HS models (negative=0) run exact only")
     ap.add_argument("--skip-gensim", action="store_true")
     ap.add_argument("--json", help="also write the rows here")
     # child mode
@@ -135,20 +140,24 @@ def main() -> None:
     for model in args.models:
         for seed in args.seeds:
             runs = [] if args.skip_gensim else [("gensim", "workers=2", me + ["--tool", "gensim", "--corpus-file", str(corpus_file)])]
-            for shape in args.shapes:
-                w, t = shape.split("x")
-                label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "scaled-sum" else "")
-                label += "".join(f" {x}" for x in args.set)
-                runs.append(("w2v-dist", label, me + ["--tool", "w2v", "--merge", args.merge, "--workers", w, "--threads", t,
-                                                      *[a for x in args.set for a in ("--set", x)], "--inputs", *args.inputs]))
+            shared = [n for n in args.shared_negatives if n == 0 or MODELS[model].get("negative", 5) > 0]
+            for n in shared:
+                for shape in args.shapes:
+                    w, t = shape.split("x")
+                    label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "scaled-sum" else "")
+                    label += "".join(f" {x}" for x in args.set)
+                    runs.append(("w2v-dist fast" if n else "w2v-dist", label + (f" shared={n}" if n else ""),
+                                 me + ["--tool", "w2v", "--merge", args.merge, "--workers", w, "--threads", t,
+                                       "--shared-negatives", str(n), *[a for x in args.set for a in ("--set", x)],
+                                       "--inputs", *args.inputs]))
             ref = None
             for tool, shape, cmd in runs:
-                out = work / f"{tool}-{model}-{seed}-{shape.replace(' ', '')}"
-                vec = str(out / "vectors.bin") if tool == "w2v-dist" else str(out) + ".bin"
+                out = work / f"{tool.replace(' ', '-')}-{model}-{seed}-{shape.replace(' ', '')}"
+                vec = str(out / "vectors.bin") if tool != "gensim" else str(out) + ".bin"
                 print(f"running {tool} {model} {shape} seed {seed} ...", file=sys.stderr)
                 res, wall, peak = measure(cmd + ["--model", model, "--seed", str(seed),
-                                                 "--out", str(out) if tool == "w2v-dist" else vec])
-                if tool == "w2v-dist" and ref is None:
+                                                 "--out", str(out) if tool != "gensim" else vec])
+                if tool != "gensim" and ref is None:
                     ref = vec
                 rows.append({"tool": tool, "model": model, "shape": shape, "seed": seed, "wall_seconds": wall,
                              "peak_mib": peak, **res, "vec": vec})

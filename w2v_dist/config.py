@@ -59,6 +59,9 @@ class Config:
     cbow_mean: int = _f(1, "CBOW: 1 uses the mean of the context vectors, 0 their sum", "train")
     seed: int = _f(1, "random seed (initial vectors, subsampling, windows, negatives)", "train")
     compute_loss: int = _f(1, "1 records the training loss per round in metrics.json", "train")
+    shared_negatives: int = _f(0, "fast mode: N>=1 draws `negative` noise words once per N consecutive center words, shared by "
+                                  "all their contexts (HogBatch, Ji et al. 2016; SG: one batch step per center, CBOW: one per N "
+                                  "centers); faster, not word2vec's exact sampling. 0: exact", "train")
     # --- vocabulary and tokenization
     min_count: int = _f(5, "ignore words with a lower total count", "vocab")
     max_vocab_size: int | None = _f(None, "prune the counts during counting to at most this many words (as gensim)", "vocab")
@@ -141,6 +144,10 @@ class Config:
             bad("negative", "must be >= 0")
         if self.negative == 0 and not self.hs:
             bad("negative", "hs=0 and negative=0 leave nothing to train; set negative>0 or hs=1")
+        if self.shared_negatives < 0:
+            bad("shared_negatives", "must be >= 0 (0: exact sampling)")
+        if self.shared_negatives > 0 and self.negative == 0:
+            bad("shared_negatives", "shares negative samples: needs negative>0 (hierarchical softmax has none)")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
         for name in ("checkpoint_every", "checkpoint_minutes", "max_failures"):

@@ -8,6 +8,9 @@ Public API:
   NS (what ``train_slice`` runs); :func:`sg_pair_step`, :func:`cbow_step` --
   the NS-only steps; :func:`ns_update`, :func:`hs_update` -- the two output
   layers (exposed for tests / other variants);
+* :func:`train_slice_shared` -- fast mode of ``train_slice``: one draw of noise words shared
+  by the contexts of a center word (HogBatch); :func:`sg_shared_step`, :func:`cbow_shared_step`,
+  :func:`ns_shared_batch` -- its steps (exposed for tests);
 * :func:`build_huffman` -- Huffman codes / points for HS (gensim-compatible);
 * :func:`warmup` -- compile (or load from Numba's on-disk cache) the kernels
   for the dtypes used in training, e.g. on a worker before timing.
@@ -19,11 +22,12 @@ semantics and sources.
 import numpy as np
 
 from .huffman import MAX_CODE_LENGTH, build_huffman
-from .ns import (cbow_hs_step, cbow_step, hs_update, ns_update, sg_hs_pair_step, sg_pair_step,
-                 train_slice)
+from .ns import (cbow_hs_step, cbow_shared_step, cbow_step, hs_update, ns_shared_batch, ns_update,
+                 sg_hs_pair_step, sg_pair_step, sg_shared_step, train_slice, train_slice_shared)
 
 __all__ = ["train_slice", "sg_pair_step", "cbow_step", "sg_hs_pair_step", "cbow_hs_step",
-           "ns_update", "hs_update", "build_huffman", "MAX_CODE_LENGTH", "warmup"]
+           "ns_update", "hs_update", "train_slice_shared", "sg_shared_step", "cbow_shared_step",
+           "ns_shared_batch", "build_huffman", "MAX_CODE_LENGTH", "warmup"]
 
 
 def warmup() -> None:
@@ -34,7 +38,8 @@ def warmup() -> None:
     int64 offsets / cum_table, uint32 keep_prob, int32 points / codelens, uint8
     codes and touched flags, Python int / float scalars. Covers CBOW and
     skip-gram with NS only (``hs=0``, HS arguments as the driver's dummies),
-    HS only (``negative=0``, NS arguments as dummies) and both. Also builds a
+    HS only (``negative=0``, NS arguments as dummies) and both, and the fast mode
+    (:func:`train_slice_shared`) of the two with NS. Also builds a
     tiny Huffman tree (compiles :func:`build_huffman`'s helpers). Nothing is
     returned; the toy arrays are discarded.
     """
@@ -69,3 +74,7 @@ def warmup() -> None:
             train_slice(syn0, syn1neg, syn1, ids, offsets, 0, 2, keep_prob, cum_table,
                         pts, cds, cls, sg, 1, 2, negative, hs, 0.025, 0.0001, 1,
                         touched0, touched1, touched2, 1)
+            if negative > 0:  # fast mode (shared negatives) exists only with NS
+                train_slice_shared(syn0, syn1neg, syn1, ids, offsets, 0, 2, keep_prob, cum_table,
+                                   pts, cds, cls, sg, 1, 2, negative, hs, 0.025, 0.0001, 1,
+                                   touched0, touched1, touched2, 1, 1)

@@ -75,6 +75,13 @@ Performance notes
   rows do not fit in L2 and this is worth ~25%. With HS it also prefetches
   the ``syn1`` rows of the path below depth ``HS_PREFETCH_SKIP``.
 
+Fast mode
+---------
+:func:`train_slice_shared` (``shared_negatives = N >= 1``) draws the noise words once per N
+consecutive center words and trains each batch as one small matrix step with the gradient
+applied once (HogBatch, Ji et al. 2016; :func:`ns_shared_batch`). It is separate code: the exact
+functions above are untouched by it.
+
 Concurrency
 -----------
 All functions release the GIL: several Python threads may run
@@ -913,6 +920,454 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
                 loss += cbow_hs_step(syn0, syn1neg, syn1, points, codes, codelens, contexts[:cw],
                                      ring[i % R], use_hs, use_ns, alpha, cbow_mean, neu1, neu1e,
                                      touched0, touched1, touched2, compute_loss)
+
+    if not compute_loss:
+        loss = 0.0
+    return raw_done, effective, loss
+
+
+# ----------------------------------------------------------------------------
+# Fast mode: shared negatives (HogBatch, Ji et al. 2016)
+# ----------------------------------------------------------------------------
+
+#: Fast mode's loss caps ``exp(-f)`` here (the loss of an entry is then exact for |f| < 69).
+_EXP_CAP = 1e30
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def ns_shared_batch(inp, B, syn1neg, pos, negs, K, alpha, G, err, touched1, compute_loss):
+    """Negative sampling for ``B`` input vectors sharing one draw of ``K`` noise words.
+
+    The minibatch step of HogBatch (Ji, Shadeed, Vaidyanathan, Daga, Ghosh, Hicks, Shahbazi and
+    Dubey 2016, "Parallelizing Word2Vec in Shared and Distributed Memory", sec. 3): the per-pair
+    dot products of :func:`ns_update` become one small matrix product between the inputs
+    ``inp[0:B]`` and the output rows ``syn1neg[pos[b]]`` (each input's own positive) and
+    ``syn1neg[negs[0:K]]`` (the noise words, shared by all inputs); the gradient of the batch is
+    computed from the weights as they were before the step and applied once::
+
+        F[b, 0]   = dot32(inp[b], syn1neg[pos[b]]);   G[b, 0]   = (1 - sigmoid(F[b, 0])) * alpha
+        F[b, k+1] = dot32(inp[b], syn1neg[negs[k]]);  G[b, k+1] = -sigmoid(F[b, k+1]) * alpha
+        err[b]          += G[b, 0] * syn1neg[pos[b]] + sum_k G[b, k+1] * syn1neg[negs[k]]
+        syn1neg[pos[b]] += G[b, 0] * inp[b]                  (for every b)
+        syn1neg[negs[k]] += sum_b G[b, k+1] * inp[b]         (for every k)
+
+    (the ``err`` products read ``syn1neg`` before its update). A noise word equal to
+    ``pos[b]`` is skipped for that input (``G[b, k+1] = 0``; gensim/word2vec.c ``if target ==
+    word: continue``); a noise word drawn twice is two columns whose updates add up.
+
+    Parameters
+    ----------
+    inp : float32 [>= B, D], C-contiguous
+        Input vectors in rows ``0..B-1``; read only. A private buffer (a copy of the context
+        rows for skip-gram, the hidden vectors for CBOW), so the step sees a consistent
+        snapshot.
+    B : int >= 0
+        Number of inputs (0: no-op).
+    syn1neg : float32 [V, D], C-contiguous
+        Output weights, updated in place.
+    pos : int32 [>= B]
+        The positive (predicted) word of each input.
+    negs : int32 [>= K]
+        The shared noise words.
+    K : int >= 0
+    alpha : float
+    G : float32 [>= B, >= K + 1]
+        Scratch (overwritten).
+    err : float32 [>= B, D]
+        The input errors are ADDED to rows ``0..B-1`` (the caller zeroes them, or puts the
+        hierarchical-softmax errors there first).
+    touched1 : uint8 [V]
+        Set to 1 at every ``syn1neg`` row changed.
+    compute_loss : bool/int
+        If true, return the loss: ``softplus(-F[b, 0])`` plus ``softplus(F[b, k+1])`` over the
+        entries not skipped (as :func:`ns_update`), computed per input row as
+        ``log(prod_k (1 + exp(-F[b, k]))) + sum_noise F[b, k]`` in float64 from the float32
+        ``exp`` the sigmoid needs (one ``log`` per row instead of a ``log1p`` and an ``exp``
+        per entry: the exact loss was a quarter of the fast kernel's time); ``exp(-F)`` capped
+        at 1e30, so entries with ``|F| >= 69`` are undercounted.
+
+    Returns
+    -------
+    float64 loss (0.0 when ``compute_loss`` is false).
+
+    Exact float32 sigmoid (no table, no ``|f| >= 6`` skip). Preconditions: ids in range,
+    ``inp`` and ``err`` are not ``syn1neg``.
+    """
+    a32 = np.float32(alpha)
+    D = syn1neg.shape[1]
+    loss = 0.0
+    for b in range(B):
+        p = pos[b]
+        f = _dot32_simd(inp, b, syn1neg, p)
+        e = np.exp(-f)
+        G[b, 0] = (_ONE - _ONE / (_ONE + e)) * a32
+        # loss of row b = log(prod_k (1 + e_k)) + sum_neg f_k: one log per row
+        prod = 1.0 + min(np.float64(e), _EXP_CAP)
+        fsum = 0.0
+        for k in range(K):
+            t = negs[k]
+            if t == p:
+                G[b, k + 1] = _ZERO
+                continue
+            f = _dot32_simd(inp, b, syn1neg, t)
+            e = np.exp(-f)
+            G[b, k + 1] = (_ZERO - _ONE / (_ONE + e)) * a32
+            if compute_loss:
+                prod *= 1.0 + min(np.float64(e), _EXP_CAP)
+                fsum += np.float64(f)
+        if compute_loss:
+            loss += np.log(prod) + fsum
+    # input errors from the output rows as they were before the step
+    for b in range(B):
+        p = pos[b]
+        g = G[b, 0]
+        for c in range(D):
+            err[b, c] += g * syn1neg[p, c]
+        for k in range(K):
+            t = negs[k]
+            if t == p:
+                continue
+            g = G[b, k + 1]
+            for c in range(D):
+                err[b, c] += g * syn1neg[t, c]
+    # output updates, accumulated over the inputs
+    for b in range(B):
+        p = pos[b]
+        g = G[b, 0]
+        for c in range(D):
+            syn1neg[p, c] += g * inp[b, c]
+        touched1[p] = 1
+    for k in range(K):
+        t = negs[k]
+        for b in range(B):
+            if t == pos[b]:
+                continue
+            g = G[b, k + 1]
+            for c in range(D):
+                syn1neg[t, c] += g * inp[b, c]
+            touched1[t] = 1
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _hs_rows(inp, B, syn1, points, codes, codelens, pos, alpha, err, neu1e, touched2,
+             compute_loss):
+    """``err[b] = hs_update(inp[b] -> syn1, path of pos[b])`` for b < B (exact HS, sequential)."""
+    D = inp.shape[1]
+    loss = 0.0
+    for b in range(B):
+        for c in range(D):
+            neu1e[c] = _ZERO
+        loss += hs_update(inp, b, syn1, points, codes, codelens, pos[b], alpha, neu1e,
+                          touched2, compute_loss)
+        for c in range(D):
+            err[b, c] = neu1e[c]
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def sg_shared_step(syn0, syn1neg, syn1, points, codes, codelens, contexts, center, negs, hs,
+                   alpha, inp, pos, G, err, neu1e, touched0, touched1, touched2,
+                   compute_loss=True):
+    """One fast-mode skip-gram step: all contexts of one center word, one shared noise draw.
+
+    Inputs ``syn0[contexts[b]]`` (copied to ``inp``), all predicting ``center``::
+
+        err = 0;  if hs: err[b] = hs_update(syn0[contexts[b]] -> syn1, path of center)
+        ns_shared_batch(inp, syn1neg, pos = center, negs)    # adds into err
+        syn0[contexts[b]] += err[b]   for every b
+
+    i.e. :func:`sg_hs_pair_step` for every (center, context) pair of the window, except that the
+    NS part of all the pairs shares ``negs`` and is one batch step (:func:`ns_shared_batch`); HS
+    is exact and per pair. Exposed for tests; :func:`train_slice_shared` runs the same code.
+
+    Parameters
+    ----------
+    syn0, syn1neg : float32 [V, D]; syn1, points, codes, codelens : as :func:`train_slice`
+        (dummies when ``hs`` is 0).
+    contexts : int32 [B]
+        The context word ids (``B >= 0``; B <= rows of the scratch buffers).
+    center : int
+    negs : int32 [K]
+        The shared noise words (K = negative >= 1).
+    hs : bool/int
+    alpha : float
+    inp, err : float32 [>= B, D]; G : float32 [>= B, K + 1]; pos : int32 [>= B];
+    neu1e : float32 [D]
+        Scratch buffers (overwritten).
+    touched0, touched1, touched2 : uint8
+        Flags of changed ``syn0`` / ``syn1neg`` / ``syn1`` rows.
+    compute_loss : bool/int, default True
+
+    Returns
+    -------
+    float64 loss of the step (0.0 when ``compute_loss`` is false).
+    """
+    D = syn0.shape[1]
+    B = contexts.shape[0]
+    for b in range(B):
+        w = contexts[b]
+        pos[b] = center
+        for c in range(D):
+            inp[b, c] = syn0[w, c]
+            err[b, c] = _ZERO
+    loss = 0.0
+    if hs:
+        loss += _hs_rows(inp, B, syn1, points, codes, codelens, pos, alpha, err, neu1e,
+                         touched2, compute_loss)
+    loss += ns_shared_batch(inp, B, syn1neg, pos, negs, negs.shape[0], alpha, G, err, touched1,
+                            compute_loss)
+    for b in range(B):
+        w = contexts[b]
+        for c in range(D):
+            syn0[w, c] += err[b, c]
+        touched0[w] = 1
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def cbow_shared_step(syn0, syn1neg, syn1, points, codes, codelens, ctx, ctx_off, centers, negs,
+                     hs, alpha, cbow_mean, inp, G, err, neu1e, touched0, touched1, touched2,
+                     compute_loss=True):
+    """One fast-mode CBOW step: M consecutive center words sharing one noise draw.
+
+    Center ``m`` has the context words ``ctx[ctx_off[m]:ctx_off[m + 1]]`` (``cw_m >= 1``); its
+    hidden vector ``inp[m]`` is their sum (mean if ``cbow_mean``), all computed before any
+    update of the step. Then::
+
+        err = 0;  if hs: err[m] = hs_update(inp[m] -> syn1, path of centers[m])
+        ns_shared_batch(inp, syn1neg, pos = centers, negs)   # adds into err
+        if not cbow_mean: err[m] *= 1 / cw_m
+        syn0[c] += err[m]   for every context c of every m
+
+    With M = 1 this is :func:`cbow_hs_step` (only a noise word drawn twice differs: its second
+    update no longer sees the first). Exposed for tests; :func:`train_slice_shared` runs the
+    same code.
+
+    Parameters
+    ----------
+    ctx : int32 [sum cw_m]; ctx_off : int64 [M + 1]
+        The contexts, flattened; ``M = centers.shape[0]``.
+    centers : int32 [M]
+    negs : int32 [K]
+    inp, err : float32 [>= M, D]; G : float32 [>= M, K + 1]; neu1e : float32 [D]
+        Scratch.
+    Other parameters as :func:`sg_shared_step`.
+
+    Returns
+    -------
+    float64 loss of the step (0.0 when ``compute_loss`` is false).
+    """
+    M = centers.shape[0]
+    loss = _cbow_shared_hidden(syn0, ctx, ctx_off, M, cbow_mean, inp, err)
+    if hs:
+        loss += _hs_rows(inp, M, syn1, points, codes, codelens, centers, alpha, err, neu1e,
+                         touched2, compute_loss)
+    loss += ns_shared_batch(inp, M, syn1neg, centers, negs, negs.shape[0], alpha, G, err,
+                            touched1, compute_loss)
+    _cbow_shared_backprop(syn0, ctx, ctx_off, M, cbow_mean, err, touched0)
+    return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _cbow_shared_hidden(syn0, ctx, ctx_off, M, cbow_mean, inp, err):
+    """``inp[m]`` = sum (mean) of the context rows of center m; ``err[m] = 0``. Returns 0.0."""
+    D = syn0.shape[1]
+    for m in range(M):
+        for c in range(D):
+            inp[m, c] = _ZERO
+            err[m, c] = _ZERO
+        for q in range(ctx_off[m], ctx_off[m + 1]):
+            w = ctx[q]
+            for c in range(D):
+                inp[m, c] += syn0[w, c]
+        if cbow_mean:
+            inv = _ONE / np.float32(ctx_off[m + 1] - ctx_off[m])
+            for c in range(D):
+                inp[m, c] *= inv
+    return 0.0
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _cbow_shared_backprop(syn0, ctx, ctx_off, M, cbow_mean, err, touched0):
+    """``err[m] *= 1/cw_m`` unless ``cbow_mean``; then ``syn0[c] += err[m]`` for m's contexts."""
+    D = syn0.shape[1]
+    for m in range(M):
+        if not cbow_mean:
+            inv = _ONE / np.float32(ctx_off[m + 1] - ctx_off[m])
+            for c in range(D):
+                err[m, c] *= inv
+        for q in range(ctx_off[m], ctx_off[m + 1]):
+            w = ctx[q]
+            for c in range(D):
+                syn0[w, c] += err[m, c]
+            touched0[w] = 1
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _draw_shared(negs, slot, K, cum_table, state, syn1neg):
+    """``negs[slot, 0:K]`` = K fresh noise draws (in order); prefetch their rows. Returns state."""
+    for k in range(K):
+        t, state = draw_negative(cum_table, state)
+        negs[slot, k] = t
+        _prefetch_row(syn1neg, t)
+    return state
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def train_slice_shared(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                       cum_table, points, codes, codelens, sg, cbow_mean, window, negative, hs,
+                       alpha_start, alpha_end, seed, touched0, touched1, touched2, compute_loss,
+                       shared):
+    """Fast mode of :func:`train_slice`: one noise draw shared by ``shared`` center words.
+
+    Same parameters, returns and preconditions as :func:`train_slice`, plus ``shared`` (int >=
+    1), and ``negative`` must be >= 1 (without negative sampling there is nothing to share: use
+    :func:`train_slice`). Not word2vec's sampling: in the spirit of HogBatch (Ji et al. 2016),
+    ``negative`` noise words are drawn once per group of ``shared`` consecutive center words of
+    a (subsampled) sentence and shared by all their training examples:
+
+    * skip-gram: each center word is one batch step over all its context words
+      (:func:`sg_shared_step`: the window's context rows of ``syn0`` against the center word's
+      ``syn1neg`` row and the shared noise rows, gradient applied once);
+    * CBOW: the group's ``shared`` center words are one batch step
+      (:func:`cbow_shared_step`: their hidden vectors against their own positives and the
+      shared noise rows).
+
+    Hierarchical softmax (``hs``) is unchanged (exact, per input, into the same error rows before
+    the NS part). Random stream per sentence: the subsampling and reduced-window draws of
+    :func:`train_slice`, then ``negative`` draws per group, groups in order (the draw for the
+    next group is made, and its rows prefetched, while the current group trains). Groups start
+    at each sentence's first kept word; sentences with fewer than two kept words train nothing
+    and draw no negatives. ``shared`` 1 with CBOW is exact CBOW's draw count.
+    """
+    if hs != 0:
+        return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
+                                        keep_prob, cum_table, points, codes, codelens, sg,
+                                        cbow_mean, window, negative, alpha_start, alpha_end,
+                                        seed, touched0, touched1, touched2, compute_loss,
+                                        shared, True)
+    return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
+                                    keep_prob, cum_table, points, codes, codelens, sg,
+                                    cbow_mean, window, negative, alpha_start, alpha_end,
+                                    seed, touched0, touched1, touched2, compute_loss,
+                                    shared, False)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, sg, cbow_mean, window, negative,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, shared, use_hs):
+    """Body of :func:`train_slice_shared`; ``use_hs`` is a compile-time constant."""
+    D = syn0.shape[1]
+    state = np.uint64(seed) & _MASK48
+    win = np.int64(window)
+    K = np.int64(negative)
+    N = np.int64(shared)
+    if N < 1:
+        N = np.int64(1)
+
+    maxlen = np.int64(0)
+    for s in range(sent_lo, sent_hi):
+        L = offsets[s + 1] - offsets[s]
+        if L > maxlen:
+            maxlen = L
+    sent = np.empty(maxlen, dtype=np.int32)
+    rwin = np.empty(maxlen, dtype=np.int64)
+    rows = 2 * win if sg else N
+    inp = np.zeros((rows, D), dtype=np.float32)
+    err = np.zeros((rows, D), dtype=np.float32)
+    G = np.zeros((rows, K + 1), dtype=np.float32)
+    pos = np.empty(rows, dtype=np.int32)
+    negs = np.empty((2, K), dtype=np.int32)
+    neu1e = np.zeros(D, dtype=np.float32)
+    contexts = np.empty(2 * win, dtype=np.int32)
+    ctx = np.empty(2 * win * N, dtype=np.int32)
+    ctx_off = np.zeros(N + 1, dtype=np.int64)
+
+    raw_total = np.int64(0)
+    if sent_hi > sent_lo:
+        raw_total = offsets[sent_hi] - offsets[sent_lo]
+    a0 = np.float64(alpha_start)
+    a1 = np.float64(alpha_end)
+
+    raw_done = np.int64(0)
+    effective = np.int64(0)
+    loss = 0.0
+    for s in range(sent_lo, sent_hi):
+        start = offsets[s]
+        end = offsets[s + 1]
+        frac = 0.0
+        if raw_total > 0:
+            frac = raw_done / raw_total
+        alpha = np.float32(a0 + (a1 - a0) * frac)
+
+        n, state = subsample_sentence(ids, start, end, keep_prob, state, sent)
+        raw_done += end - start
+        effective += n
+        state = draw_reduced_windows(n, win, state, rwin)
+        if n < 2:
+            continue
+        n_groups = (n + N - 1) // N
+        state = _draw_shared(negs, 0, K, cum_table, state, syn1neg)
+        for grp in range(n_groups):
+            slot = grp & 1
+            if grp + 1 < n_groups:  # next group's draw, rows prefetched while this one trains
+                state = _draw_shared(negs, 1 - slot, K, cum_table, state, syn1neg)
+            g0 = grp * N
+            g1 = g0 + N
+            if g1 > n:
+                g1 = n
+            if sg:
+                for i in range(g0, g1):
+                    b = rwin[i]
+                    j0 = i - win + b
+                    if j0 < 0:
+                        j0 = 0
+                    k = i + win + 1 - b
+                    if k > n:
+                        k = n
+                    if k < n:
+                        _prefetch_row(syn0, sent[k])
+                    if i + 1 < n:
+                        _prefetch_row(syn1neg, sent[i + 1])
+                    cw = 0
+                    for j in range(j0, k):
+                        if j == i:
+                            continue
+                        contexts[cw] = sent[j]
+                        cw += 1
+                    loss += sg_shared_step(syn0, syn1neg, syn1, points, codes, codelens,
+                                           contexts[:cw], sent[i], negs[slot], use_hs, alpha,
+                                           inp, pos, G, err, neu1e, touched0, touched1,
+                                           touched2, compute_loss)
+            else:
+                M = g1 - g0
+                q = 0
+                for m in range(M):
+                    i = g0 + m
+                    b = rwin[i]
+                    j0 = i - win + b
+                    if j0 < 0:
+                        j0 = 0
+                    k = i + win + 1 - b
+                    if k > n:
+                        k = n
+                    for j in range(j0, k):
+                        if j == i:
+                            continue
+                        ctx[q] = sent[j]
+                        q += 1
+                    ctx_off[m + 1] = q
+                    pos[m] = sent[i]
+                e = g1 + win
+                if e < n:
+                    _prefetch_row(syn0, sent[e])
+                loss += cbow_shared_step(syn0, syn1neg, syn1, points, codes, codelens,
+                                         ctx[:q], ctx_off[:M + 1], pos[:M], negs[slot],
+                                         use_hs, alpha, cbow_mean, inp, G, err, neu1e,
+                                         touched0, touched1, touched2, compute_loss)
 
     if not compute_loss:
         loss = 0.0

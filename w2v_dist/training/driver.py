@@ -465,7 +465,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         mats = initial_weights(V, D, config.seed, config.negative, config.hs)
     tables = training_tables(vocab.counts, config)
     params = {"sg": config.sg, "cbow_mean": config.cbow_mean, "window": config.window,
-              "negative": config.negative, "hs": config.hs, "compute_loss": config.compute_loss}
+              "negative": config.negative, "hs": config.hs, "compute_loss": config.compute_loss,
+              "shared_negatives": config.shared_negatives}
 
     def make_replicas():
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from ..kernels import train_slice, warmup
+from ..kernels import train_slice, train_slice_shared, warmup
 
 _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
@@ -54,7 +54,9 @@ class Replica:
         ``codes`` uint8 [V, L], ``codelens`` int32 [V] (see :mod:`w2v_dist.vocab`,
         :mod:`w2v_dist.kernels.huffman`).
     params : dict
-        ``sg``, ``cbow_mean``, ``window``, ``negative``, ``hs``, ``compute_loss``.
+        ``sg``, ``cbow_mean``, ``window``, ``negative``, ``hs``, ``compute_loss``,
+        ``shared_negatives`` (0 or absent: exact :func:`train_slice`; N >= 1: fast mode,
+        :func:`~w2v_dist.kernels.train_slice_shared`).
     """
 
     mats: list
@@ -228,18 +230,23 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     tb = rep.tables
     syn0, syn1neg, syn1 = rep.mats
     t0, t1, t2 = rep.touched[t]
+    shared = int(p.get("shared_negatives", 0)) if p["negative"] > 0 else 0
     for i, (pi, s_lo, s_hi, words) in enumerate(plan):
         ids, offsets = parts[pi][0], parts[pi][1]
         a0 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
         done += words
         a1 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
-        r, e, l = train_slice(
+        args = (
             syn0, syn1neg, syn1, ids, offsets, s_lo, s_hi, tb["keep_prob"], tb["cum_table"],
             tb["points"], tb["codes"], tb["codelens"], p["sg"], p["cbow_mean"], p["window"],
             p["negative"], p["hs"], a0, a1,
             int((seed + 0x9E3779B97F4A7C15 * (i + 1)) & 0xFFFFFFFFFFFF),  # int64, as warmup() compiled
             t0, t1, t2, p["compute_loss"],
         )
+        if shared > 0:
+            r, e, l = train_slice_shared(*args, shared)
+        else:
+            r, e, l = train_slice(*args)
         raw += int(r)
         eff += int(e)
         loss += float(l)
