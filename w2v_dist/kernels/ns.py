@@ -705,6 +705,35 @@ def _sg_seek(i, j, n, win, rwin):
     return n, np.int64(0)
 
 
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _longest_sentence(offsets, sent_lo, sent_hi):
+    """Length (words) of the longest sentence in [sent_lo, sent_hi): the size of the work buffers."""
+    maxlen = np.int64(0)
+    for s in range(sent_lo, sent_hi):
+        L = offsets[s + 1] - offsets[s]
+        if L > maxlen:
+            maxlen = L
+    return maxlen
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _slice_words(offsets, sent_lo, sent_hi):
+    """Raw words (int64) of the sentences [sent_lo, sent_hi)."""
+    raw_total = np.int64(0)
+    if sent_hi > sent_lo:
+        raw_total = offsets[sent_hi] - offsets[sent_lo]
+    return raw_total
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _linear_alpha(a0, a1, raw_done, raw_total):
+    """float32 learning rate after ``raw_done`` of ``raw_total`` words, linear from a0 to a1 (word2vec.c)."""
+    frac = 0.0
+    if raw_total > 0:
+        frac = raw_done / raw_total
+    return np.float32(a0 + (a1 - a0) * frac)
+
+
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def train_slice(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
                 points, codes, codelens, sg, cbow_mean, window, negative, hs,
@@ -820,11 +849,7 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
     win = np.int64(window)
     neg = np.int64(negative)
 
-    maxlen = np.int64(0)
-    for s in range(sent_lo, sent_hi):
-        L = offsets[s + 1] - offsets[s]
-        if L > maxlen:
-            maxlen = L
+    maxlen = _longest_sentence(offsets, sent_lo, sent_hi)
     sent = np.empty(maxlen, dtype=np.int32)
     rwin = np.empty(maxlen, dtype=np.int64)
     # ring of look-ahead slots: slot r holds the targets of one (future) step
@@ -835,9 +860,7 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
     neu1 = np.zeros((1, D), dtype=np.float32)
     neu1e = np.zeros(D, dtype=np.float32)
 
-    raw_total = np.int64(0)
-    if sent_hi > sent_lo:
-        raw_total = offsets[sent_hi] - offsets[sent_lo]
+    raw_total = _slice_words(offsets, sent_lo, sent_hi)
     a0 = np.float64(alpha_start)
     a1 = np.float64(alpha_end)
 
@@ -847,10 +870,7 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
     for s in range(sent_lo, sent_hi):
         start = offsets[s]
         end = offsets[s + 1]
-        frac = 0.0
-        if raw_total > 0:
-            frac = raw_done / raw_total
-        alpha = np.float32(a0 + (a1 - a0) * frac)
+        alpha = _linear_alpha(a0, a1, raw_done, raw_total)
 
         n, state = subsample_sentence(ids, start, end, keep_prob, state, sent)
         raw_done += end - start
@@ -1268,11 +1288,7 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
     if N < 1:
         N = np.int64(1)
 
-    maxlen = np.int64(0)
-    for s in range(sent_lo, sent_hi):
-        L = offsets[s + 1] - offsets[s]
-        if L > maxlen:
-            maxlen = L
+    maxlen = _longest_sentence(offsets, sent_lo, sent_hi)
     sent = np.empty(maxlen, dtype=np.int32)
     rwin = np.empty(maxlen, dtype=np.int64)
     rows = 2 * win if sg else N
@@ -1286,9 +1302,7 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
     ctx = np.empty(2 * win * N, dtype=np.int32)
     ctx_off = np.zeros(N + 1, dtype=np.int64)
 
-    raw_total = np.int64(0)
-    if sent_hi > sent_lo:
-        raw_total = offsets[sent_hi] - offsets[sent_lo]
+    raw_total = _slice_words(offsets, sent_lo, sent_hi)
     a0 = np.float64(alpha_start)
     a1 = np.float64(alpha_end)
 
@@ -1298,10 +1312,7 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
     for s in range(sent_lo, sent_hi):
         start = offsets[s]
         end = offsets[s + 1]
-        frac = 0.0
-        if raw_total > 0:
-            frac = raw_done / raw_total
-        alpha = np.float32(a0 + (a1 - a0) * frac)
+        alpha = _linear_alpha(a0, a1, raw_done, raw_total)
 
         n, state = subsample_sentence(ids, start, end, keep_prob, state, sent)
         raw_done += end - start

@@ -288,7 +288,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     TrainResult
         ``metrics`` holds ``corpus_words`` (tokens read), ``vocab_size``, ``train_words``
         (in-vocabulary words per epoch), ``effective_words`` (words kept after subsampling, summed
-        over epochs), ``train_seconds`` (wall seconds of the rounds), ``words_per_second``
+        over epochs), ``train_seconds`` (wall seconds of the rounds; shipping the central copy and compiling or
+        loading the Numba kernels on the workers is ``stage_seconds["init"]``), ``words_per_second``
         (effective words / train seconds), ``workers``, ``threads_per_worker``, ``rounds``,
         ``stage_seconds``, ``loss`` (per round), ``round_stats``, ``config``, and the input and
         failure accounting: ``empty_files``, ``skipped_shards`` (list of ``{url, error}``),
@@ -616,6 +617,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         except _RoundFailed as exc:
             recover(str(exc))
         stage["init"] = time.perf_counter() - t3
+        t_train = time.perf_counter()  # rounds only: shipping the copy and compiling kernels are "init"
         while True:  # the rounds, then (one worker) the fetch of the replica
             while r < n_rounds:
                 epoch, j = divmod(r, R)
