@@ -536,16 +536,19 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
 
-    def words_of(s_: int) -> int:
+    def slice_of(k: int, s_: int) -> tuple[int, int]:
+        """Words [lo, hi) of worker k's stream that round ``s_`` trains."""
         j_ = s_ % R
-        return sum(W_k[k] * (j_ + 1) // R - W_k[k] * j_ // R for k in range(K))
+        return W_k[k] * j_ // R, W_k[k] * (j_ + 1) // R
+
+    def words_of(s_: int) -> int:
+        return sum(hi - lo for lo, hi in (slice_of(k, s_) for k in range(K)))
 
     def drained(s_: int) -> bool:
         """Round ``s_`` starts from the full merge of round ``s_ - 1`` (no overlap)."""
         return lag == 1 or s_ % R == 0 or bool(config.checkpoint_every and s_ % config.checkpoint_every == 0)
 
     def submit(s_: int, done_before: int) -> list:
-        j_ = s_ % R
         a0_, a1_ = alpha_at(done_before), alpha_at(done_before + words_of(s_))
         # every merge reaches every replica once, in order: those up to round s-lag (s-1 when drained)
         ups = list(range(next_update[0], (s_ - 1 if drained(s_) else s_ - lag) + 1)) if K > 1 else []
@@ -554,7 +557,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         prev = submitted.get(s_ - 1)
         out = []
         for k in range(K):
-            spec = {"word_lo": W_k[k] * j_ // R, "word_hi": W_k[k] * (j_ + 1) // R, "alpha_start": a0_,
+            lo, hi = slice_of(k, s_)
+            spec = {"word_lo": lo, "word_hi": hi, "alpha_start": a0_,
                     "alpha_end": a1_, "collect": K > 1, "round": s_, "update_rounds": ups,
                     "keep_inflight": lag > 1,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
@@ -620,7 +624,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         t_train = time.perf_counter()  # rounds only: shipping the copy and compiling kernels are "init"
         while True:  # the rounds, then (one worker) the fetch of the replica
             while r < n_rounds:
-                epoch, j = divmod(r, R)
+                epoch = r // R
                 t_r = time.perf_counter()
                 words = words_of(r)
                 a0, a1 = alpha_at(done), alpha_at(done + words)

@@ -253,7 +253,7 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     return raw, eff, loss
 
 
-def _apply_update(rep: Replica, update, update_round: int | None) -> int:
+def _apply_update(rep: Replica, update, update_round: int) -> int:
     """Set the central rows of ``update``, then add back this replica's changes they do not hold yet.
 
     ``update`` is the central copy after the merge of round ``update_round``; changes this replica
@@ -266,8 +266,7 @@ def _apply_update(rep: Replica, update, update_round: int | None) -> int:
         m[rows] = vals
         b[rows] = vals
         bytes_in += rows.nbytes + vals.nbytes
-    if update_round is not None:
-        rep.inflight = [x for x in rep.inflight if x[0] > update_round]
+    rep.inflight = [x for x in rep.inflight if x[0] > update_round]
     for _, rows_s, deltas_s in rep.inflight:
         for m, b, (rows, _vals), rs, ds in zip(rep.mats, rep.bases, update, rows_s, deltas_s):
             if rows.size == 0 or rs.size == 0:
@@ -316,7 +315,7 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
     if rep is None:  # e.g. the worker process was restarted: the driver re-creates replicas
         raise RuntimeError(f"no replica of {job_id} on {_worker_address()}")
     bytes_in = 0
-    for u, upd in zip(spec.get("update_rounds") or [None], update or []):
+    for u, upd in zip(spec.get("update_rounds", []), update or []):
         bytes_in += _apply_update(rep, upd, u)
     plans = _plan(parts, int(spec["word_lo"]), int(spec["word_hi"]), rep.threads)
     for flags in rep.touched:
