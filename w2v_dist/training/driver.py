@@ -11,6 +11,10 @@ fetches at the end.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An e
 ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
+Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
+row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
+the driver then only schedules and keeps per-round statistics.
+
 Failures.  A round is merged only once every replica's result is in; a lost worker makes the
 driver re-host the lost replica, encode its shards again and redo the round from the central copy
 (see :func:`train_vectors`).  Checkpoints: :mod:`w2v_dist.training.checkpoint`.

@@ -417,7 +417,7 @@ class PartitionedCentral:
                 pass
 
 
-_BLOCK_BYTES = 64 * 2**20
+_BLOCK_BYTES = 16 * 2**20
 
 
 class BlockVectors:
@@ -437,7 +437,7 @@ class BlockVectors:
         D of the exported vectors.
     fetch : callable (lo, hi) -> float32 [hi - lo, D]
     block_rows : int, optional
-        Rows per block (default: about 64 MiB of float32).
+        Rows per block (default: about 16 MiB of float32).
     """
 
     def __init__(self, words: Sequence[str], counts, vector_size: int, fetch: Callable[[int, int], np.ndarray],
@@ -566,9 +566,9 @@ def create_all(client, central: PartitionedCentral, replica_ids: Sequence[str], 
     out = []
     for j in range(K):
         nu = None
-        if n_updates is not None:
-            nu = [x[int(b[j]):int(b[j + 1])] if x.shape[0] == n else x[:0]
-                  for x, b, n in zip(n_updates, central.bounds, central.rows)]
+        if n_updates is not None:  # this range of the expected updates, sent once (not in the graph)
+            nu = [x[int(b[j]):int(b[j + 1])] for x, b in zip(n_updates, central.bounds)]
+            [nu] = client.scatter([nu], workers=[hosts[j]], hash=False)
         out.append(client.submit(init_shard, central.job, j, spec, source, storage_options, nu,
                                  replica_ids[0] if K == 1 else None, after=reps[j], workers=[hosts[j]],
                                  allow_other_workers=False, pure=False))

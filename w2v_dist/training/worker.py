@@ -328,6 +328,9 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         (:func:`fetch_replica`).  ``round`` (int) and ``update_rounds`` (list of int, the
         rounds whose merges ``update`` holds); ``keep_inflight`` (bool): rounds overlap, so remember the
         changes sent until an update that holds them arrives (:func:`_apply_update`).
+        ``owners`` (per matrix, int64 row bounds [K + 1]): a partitioned central copy; the
+        replica (created with ``bases=False``) keeps its changed rows' new values, split by
+        owner, for :func:`take_piece`, and returns only their sizes.
     update : list or None
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
@@ -344,7 +347,8 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         ``rows``/``deltas``: per matrix, the changed rows (int64 [n]) and their change during
         the round (float32 [n, D]); ``raw_words``,
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
-        ``bytes_in`` (update bytes received).
+        ``bytes_in`` (update bytes received); with ``owners``, ``rows``/``deltas`` are None and
+        ``changed_rows`` (per matrix) and ``piece_bytes`` (per owner) are given.
     """
     rep = _REPLICAS.get(_key(job_id))
     if rep is None:  # e.g. the worker process was restarted: the driver re-creates replicas
