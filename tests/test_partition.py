@@ -80,11 +80,18 @@ def test_central_partition_bytes_is_validated():
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_partitioned_run_gives_the_driver_held_vectors(text, one, two, tmp_path, workers):
+def test_partitioned_run_gives_the_driver_held_vectors(text, one, two, tmp_path, eval_dir, workers):
     client = one if workers == 1 else two
-    held = w2v_dist.train([text], client=client, output=str(tmp_path / "held"), central_partition_bytes=None, **FAST)
+    ev = dict(word_pairs=[str(eval_dir / "wordsim353.tsv")], analogies=str(eval_dir / "questions-words.txt"))
+    held = w2v_dist.train([text], client=client, output=str(tmp_path / "held"), central_partition_bytes=None,
+                          export="sum", **ev, **FAST)
     part = w2v_dist.train([text], client=client, output=str(tmp_path / "part"), central_partition_bytes=0,
-                          export="sum", **FAST)
+                          export="sum", **ev, **FAST)
+    # evaluated on the restrict_vocab most frequent words: here the whole (small) vocabulary
+    assert part.metrics["evaluation"]["vocabulary_evaluated"] == len(held.wv) < 30000
+    for key, value in held.metrics["evaluation"].items():
+        if isinstance(value, float):
+            assert part.metrics["evaluation"][key] == pytest.approx(value, abs=1e-6), key
     m = part.metrics
     assert m["central"]["partitioned"] and not held.metrics["central"]["partitioned"]
     assert m["rounds"] == held.metrics["rounds"] > 2
@@ -97,6 +104,7 @@ def test_partitioned_run_gives_the_driver_held_vectors(text, one, two, tmp_path,
     # the written sum export is syn0 + syn1neg of the driver-held run; the binary file matches too
     want = held.syn0 + held.syn1neg
     assert part.wv.index_to_key == held.wv.index_to_key
+    np.testing.assert_allclose(held.wv.vectors, want, rtol=0, atol=0)
     np.testing.assert_allclose(part.wv.vectors, want, rtol=0, atol=1e-6)
     on_disk = w2v_dist.WordVectors.load_word2vec_format(str(tmp_path / "part" / "vectors.bin"))
     np.testing.assert_array_equal(on_disk.vectors, part.wv.vectors)
