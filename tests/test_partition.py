@@ -118,6 +118,25 @@ class _Stop(Exception):
     pass
 
 
+def _kill_soon(client, address, delay=0.1):
+    """Make the worker process at ``address`` exit abruptly ``delay`` seconds from now."""
+    def die():
+        import os
+        import threading
+        import time
+
+        def go():
+            time.sleep(delay)
+            os._exit(1)
+
+        threading.Thread(target=go, daemon=True).start()
+
+    try:
+        client.run(die, workers=[address])
+    except Exception:  # noqa: BLE001 - the worker may die before its reply arrives
+        pass
+
+
 def test_partitioned_checkpoint_resumes_to_the_uninterrupted_result(text, two, tmp_path):
     cfg = dict(FAST, checkpoint_every=4, central_partition_bytes=0)
     clean = train_vectors(two, [text], Config(**cfg), progress=False, checkpoint_url=str(tmp_path / "c0"))
@@ -144,3 +163,31 @@ def test_partitioned_checkpoint_resumes_to_the_uninterrupted_result(text, two, t
         assert np.array_equal(ckpt.latest(url).mats[0].shape, (V, FAST["vector_size"]))
     finally:
         res.central.close()
+
+
+def test_killed_worker_process_goes_back_to_the_last_checkpoint(tmp_path, small_corpus):
+    """A worker process (nanny restarts it) killed after round 5 takes its range of the central
+    copy with it: the run goes back to the checkpoint after round 4, re-creates every replica and
+    range from its pieces and ends with the uninterrupted run's vectors."""
+    cfg = Config(**dict(FAST, checkpoint_every=4, central_partition_bytes=0))
+    with dask_client(workers=2, threads_per_worker=1, processes=True) as client:
+        clean = train_vectors(client, [str(small_corpus)], cfg, progress=False, checkpoint_url=str(tmp_path / "c0"))
+        want = clean.central.fetch(0, 0, clean.central.rows[0])
+        clean.central.close()
+        victim = sorted(client.scheduler_info()["workers"])[-1]
+        killed = []
+
+        def on_round(stats):
+            if stats["round"] == 5 and not killed:
+                killed.append(victim)
+                _kill_soon(client, victim)
+
+        res = train_vectors(client, [str(small_corpus)], cfg, progress=False, on_round=on_round,
+                            checkpoint_url=str(tmp_path / "c1"))
+        try:
+            assert victim not in client.scheduler_info()["workers"]
+            assert res.metrics["recovered_failures"] >= 1 and res.metrics["rounds"] == clean.metrics["rounds"]
+            assert len(res.metrics["round_stats"]) == res.metrics["rounds"]
+            np.testing.assert_allclose(res.central.fetch(0, 0, res.central.rows[0]), want, rtol=0, atol=1e-5)
+        finally:
+            res.central.close()
