@@ -104,6 +104,29 @@ class Sampler:
         self._t.join()
 
 
+def tables_only(vocab: int) -> dict:
+    """Huffman tree and sampling tables of a Zipf(1) count profile over ``vocab`` words, on this
+    process alone: seconds, array sizes and the peak RSS (what the driver adds for ``hs=1``)."""
+    import resource
+
+    from w2v_dist.kernels.huffman import build_huffman
+    from w2v_dist.vocab import keep_probabilities, noise_cum_table
+
+    ranks = np.arange(1, vocab + 1, dtype=np.float64)
+    counts = np.maximum(1, 3e9 / ranks / np.log(vocab)).astype(np.int64)  # ~3e9 tokens
+    before = psutil.Process(os.getpid()).memory_info().rss
+    t = time.perf_counter()
+    points, codes, codelens = build_huffman(counts)
+    out = {"huffman_seconds": time.perf_counter() - t, "max_code_length": int(codelens.max()),
+           "huffman_arrays_mib": (points.nbytes + codes.nbytes + codelens.nbytes) / 2**20}
+    t = time.perf_counter()
+    keep_probabilities(counts, 1e-3)
+    noise_cum_table(counts, 0.75)
+    out.update(tables_seconds=time.perf_counter() - t, rss_before_mib=before / 2**20,
+               peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--vocab", type=int, default=2_000_000)
@@ -119,7 +142,11 @@ def main(argv=None) -> int:
     ap.add_argument("--no-output", action="store_true", help="train only: do not write the output folder")
     ap.add_argument("--min-available-gb", type=float, default=1.5)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--tables-only", action="store_true", help="only time the Huffman tree and tables of --vocab words")
     args = ap.parse_args(argv)
+    if args.tables_only:
+        print("RESULT " + json.dumps(tables_only(args.vocab)))
+        return 0
 
     import dask
 
