@@ -52,6 +52,10 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     -------
     TrainResult
         ``wv`` holds the vectors chosen by ``config.export`` (input, output, sum or concat).
+        With a central copy partitioned across the workers (``central_partition_bytes``) the
+        outputs are written block by block and ``wv`` is the written ``vectors.npy``
+        memory-mapped (local output; None otherwise); without ``output`` the rows stay on the
+        workers (``result.central``, alive as long as ``client``).
 
     Raises
     ------

@@ -304,7 +304,13 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         ``stage_seconds``, ``loss`` (per round), ``round_stats``, ``config``, and the input and
         failure accounting: ``empty_files``, ``skipped_shards`` (list of ``{url, error}``),
         ``invalid_utf8_replacements``, ``recovered_failures``, ``resumed_from_round``,
-        ``checkpoints_written``.
+        ``checkpoints_written``, ``central`` (``partitioned`` and, when true, the owners and
+        their row bounds).  Each ``round_stats`` entry has ``bytes_to_driver`` /
+        ``bytes_from_driver`` (changed rows, int64 ids + float32 values, to and from the
+        driver-held copy) or, partitioned, ``bytes_to_owners``, ``bytes_from_owners``,
+        ``bytes_between_workers`` (the part that crosses processes) and ``changed_rows``.
+        With a partitioned central copy ``wv``/``syn0``/``syn1neg``/``syn1`` are None and
+        ``central`` is the handle: its rows stay on the workers until ``central.close()``.
 
     Notes
     -----
