@@ -82,29 +82,43 @@ class Checkpoint:
         if pieces:
             return {name: [(int(lo), int(hi), f"{self.url}/{f}") for lo, hi, f in pieces[name]]
                     for name in ("syn0", "syn1neg", "syn1")}
+        from .partition import _npy_header
+
         out = {}
         fs, path = _fs(self.url, self.storage_options)
         for fname in MATRIX_FILES:
-            with fs.open(f"{path}/{fname}", "rb") as f:
-                from .partition import _npy_header
-
-                shape, _ = _npy_header(f)
+            try:
+                with fs.open(f"{path}/{fname}", "rb") as f:
+                    shape, _ = _npy_header(f)
+            except Exception as exc:
+                raise W2VError(f"cannot read checkpoint {self.url}/{fname}: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from exc
             out[fname[:-4]] = [(0, int(shape[0]), f"{self.url}/{fname}")]
         return out
 
     def load_mats(self) -> list:
-        """The three matrices, read whole (from either layout); kept in :attr:`mats`."""
+        """The three matrices, read whole (from either layout); kept in :attr:`mats`.
+
+        Raises
+        ------
+        W2VError
+            A matrix file is missing, not float32 [rows, D], or truncated (names the checkpoint).
+        """
         if self.mats is None:
-            from .partition import read_rows
+            from .partition import _npy_header, read_rows
 
-            mats = []
-            for name, pieces in self.pieces.items():
-                n = max((hi for _, hi, _ in pieces), default=0)
-                with fsspec.open(pieces[0][2], "rb", **(self.storage_options or {})) as f:
-                    from .partition import _npy_header
-
-                    shape, _ = _npy_header(f)
-                mats.append(read_rows(pieces, 0, n, int(shape[1]), self.storage_options))
+            try:
+                mats = []
+                for name, pieces in self.pieces.items():
+                    n = max((hi for _, hi, _ in pieces), default=0)
+                    with fsspec.open(pieces[0][2], "rb", **(self.storage_options or {})) as f:
+                        shape, _ = _npy_header(f)
+                    mats.append(read_rows(pieces, 0, n, int(shape[1]), self.storage_options))
+            except W2VError:
+                raise
+            except Exception as exc:
+                raise W2VError(f"cannot read checkpoint {self.url}: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from exc
             self.mats = mats
         return self.mats
 
