@@ -191,3 +191,31 @@ def test_killed_worker_process_goes_back_to_the_last_checkpoint(tmp_path, small_
             np.testing.assert_allclose(res.central.fetch(0, 0, res.central.rows[0]), want, rtol=0, atol=1e-5)
         finally:
             res.central.close()
+
+
+def test_block_writers_write_the_files_of_the_whole_matrix(tmp_path):
+    """BlockVectors (a few rows at a time) writes byte for byte the word2vec text, binary and .npy
+    files that WordVectors writes from the whole matrix; its Parquet reads back the same."""
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(53)] + ["naïve", "don't"]
+    vec = rng.standard_normal((len(words), 9)).astype(np.float32)
+    counts = np.arange(len(words), 0, -1)
+    wv = w2v_dist.WordVectors(words, vec, counts)
+    bv = P.BlockVectors(words, counts, 9, lambda lo, hi: vec[lo:hi], block_rows=7)
+    for obj, d in ((wv, tmp_path / "whole"), (bv, tmp_path / "blocks")):
+        obj.save_word2vec_format(str(d / "v.txt"))
+        obj.save_word2vec_format(str(d / "v.bin.gz"), binary=True)
+        obj.save(str(d / "native"))
+        obj.save_parquet(str(d / "v.parquet"))
+    import gzip
+
+    for name in ("v.txt", "native/vectors.npy", "native/vectors.json"):
+        assert (tmp_path / "blocks" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert gzip.decompress((tmp_path / "blocks" / "v.bin.gz").read_bytes()) == \
+        gzip.decompress((tmp_path / "whole" / "v.bin.gz").read_bytes())
+    back = w2v_dist.WordVectors.load_parquet(str(tmp_path / "blocks" / "v.parquet"))
+    assert back.index_to_key == words
+    np.testing.assert_array_equal(back.vectors, vec)
+    loaded = w2v_dist.WordVectors.load(str(tmp_path / "blocks" / "native"))
+    assert loaded.counts.tolist() == counts.tolist()
+    np.testing.assert_array_equal(bv.head(5).vectors, vec[:5])
