@@ -52,6 +52,10 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     -------
     TrainResult
         ``wv`` holds the vectors chosen by ``config.export`` (input, output, sum or concat).
+        With a central copy partitioned across the workers (``central_partition_bytes``) the
+        outputs are written block by block and ``wv`` is the written ``vectors.npy``
+        memory-mapped (local output; None otherwise); without ``output`` the rows stay on the
+        workers (``result.central``, alive as long as ``client``).
 
     Raises
     ------
@@ -93,6 +97,8 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     check_worker_versions(client)  # before any task: workers without w2v-dist fail obscurely
     result = train_vectors(client, inputs, config, storage_options=storage_options, progress=progress, shards=shards,
                            checkpoint_url=ckpt_url, resume=resume)
+    if result.central is not None:
+        return _finish_partitioned(result, config, output, storage_options, overwrite)
     if config.export != "input":  # the vectors to evaluate and write (result.syn0 keeps the input ones)
         result.wv = combine_vectors(result.wv.index_to_key, result.wv.vectors, result.syn1neg, config.export,
                                     result.wv.counts)
@@ -103,6 +109,36 @@ def run_job(inputs: Sequence[str] | str, config: Config, *, client=None, output:
     if output:
         write_outputs(output, result.wv, result.vocab, result.metrics, storage_options, overwrite,
                       phrases=result.phrases)
+    return result
+
+
+def _finish_partitioned(result: TrainResult, config: Config, output, storage_options, overwrite) -> TrainResult:
+    """Evaluate and write a model whose central copy is partitioned across the workers.
+
+    The outputs are written block by block (:class:`w2v_dist.training.partition.BlockVectors`):
+    the driver never holds V x D.  Evaluation sees the ``restrict_vocab`` most frequent words
+    (fetched); ``report.html`` is left out.  Then the rows on the workers are freed (when there is
+    an output) and ``result.wv`` is the written vectors memory-mapped (local output) or None.
+    """
+    from .training.partition import export_vectors
+
+    bv = export_vectors(result.central, result.vocab.words, result.vocab.counts, config.export)
+    if config.analogies or config.word_pairs:
+        head = bv.head(config.restrict_vocab)
+        result.metrics["evaluation"] = evaluate(head, analogies=config.analogies, word_pairs=config.word_pairs,
+                                                restrict_vocab=config.restrict_vocab)
+        result.metrics["evaluation"]["vocabulary_evaluated"] = len(head)
+    if not output:
+        return result  # the rows stay on the workers: result.central.fetch(...), then result.central.close()
+    try:
+        write_outputs(output, bv, result.vocab, result.metrics, storage_options, overwrite,
+                      phrases=result.phrases, report=False)
+    finally:
+        result.central.close()
+    from .vectors import WordVectors
+
+    local = "://" not in output or output.startswith("file://")
+    result.wv = WordVectors.load(output, mmap="r", storage_options=storage_options) if local else None
     return result
 
 

@@ -94,6 +94,7 @@ class Config:
     sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
+    central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
     max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")
     # --- checkpoints
     checkpoint_every: int = _f(0, "write a checkpoint every N rounds (0: never)", "checkpoint")
@@ -159,6 +160,8 @@ class Config:
                      "workers", "sync_every", "restrict_vocab", "blocksize"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
+        if self.central_partition_bytes is not None and self.central_partition_bytes < 0:
+            bad("central_partition_bytes", "must be >= 0 (0: always partition) or None (never)")
         for name in ("max_vocab_size", "max_final_vocab", "threads_per_worker"):
             v = getattr(self, name)
             if v is not None and v < 1:

@@ -3,7 +3,10 @@
 Layout under the checkpoint URL (default ``OUTPUT/_checkpoint``)::
 
     ckpt-00000012-3f9a1c0b/      one checkpoint: after 12 rounds, written by run 3f9a1c0b
-        syn0.npy syn1neg.npy syn1.npy   the central copy, float32 (``.npy``, never pickled)
+        syn0.npy syn1neg.npy syn1.npy   the central copy, float32 (``.npy``, never pickled), or, with a
+                                        partitioned central copy, one file per owner and matrix:
+                                        syn0.rows-LO-HI.npy (rows [LO, HI), written by their owner;
+                                        ``state.json`` lists them under ``pieces``)
         vocab.parquet                   the vocabulary (``word``, ``count``)
         state.json                      rounds and words done, learning-rate position, seeds, config
         COMMIT                          written last: names every file above with its size
@@ -44,7 +47,7 @@ _NAME = re.compile(r"^ckpt-(\d{8})-([0-9a-f]+)$")
 RESUMABLE_DIFFERENCES = frozenset({
     "workers", "threads_per_worker", "scheduler", "checkpoint_every", "checkpoint_minutes", "checkpoint",
     "max_failures",
-    "analogies", "word_pairs", "restrict_vocab", "on_bad_shard", "blocksize",
+    "analogies", "word_pairs", "restrict_vocab", "on_bad_shard", "blocksize", "central_partition_bytes",
 })
 
 
@@ -56,8 +59,9 @@ class Checkpoint:
     ----------
     url : str
         Its folder.
-    mats : list of float32 arrays
-        ``[syn0 [V, D], syn1neg, syn1]`` as in :func:`w2v_dist.training.driver.initial_weights`.
+    mats : list of float32 arrays, or None
+        ``[syn0 [V, D], syn1neg, syn1]`` as in :func:`w2v_dist.training.driver.initial_weights`
+        (None when read with ``load_mats=False``: see :meth:`load_mats`).
     vocab : Vocab
     state : dict
         ``rounds_done``, ``words_done``, ``effective_words``, ``rounds_per_epoch``,
@@ -66,9 +70,57 @@ class Checkpoint:
     """
 
     url: str
-    mats: list
+    mats: list | None
     vocab: Any
     state: dict
+    storage_options: dict | None = None
+
+    @property
+    def pieces(self) -> dict:
+        """``{matrix name: [(lo, hi, url), ...]}``: where each matrix's rows are stored."""
+        pieces = self.state.get("pieces")
+        if pieces:
+            return {name: [(int(lo), int(hi), f"{self.url}/{f}") for lo, hi, f in pieces[name]]
+                    for name in ("syn0", "syn1neg", "syn1")}
+        from .partition import _npy_header
+
+        out = {}
+        fs, path = _fs(self.url, self.storage_options)
+        for fname in MATRIX_FILES:
+            try:
+                with fs.open(f"{path}/{fname}", "rb") as f:
+                    shape, _ = _npy_header(f)
+            except Exception as exc:
+                raise W2VError(f"cannot read checkpoint {self.url}/{fname}: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from exc
+            out[fname[:-4]] = [(0, int(shape[0]), f"{self.url}/{fname}")]
+        return out
+
+    def load_mats(self) -> list:
+        """The three matrices, read whole (from either layout); kept in :attr:`mats`.
+
+        Raises
+        ------
+        W2VError
+            A matrix file is missing, not float32 [rows, D], or truncated (names the checkpoint).
+        """
+        if self.mats is None:
+            from .partition import _npy_header, read_rows
+
+            try:
+                mats = []
+                for name, pieces in self.pieces.items():
+                    n = max((hi for _, hi, _ in pieces), default=0)
+                    with fsspec.open(pieces[0][2], "rb", **(self.storage_options or {})) as f:
+                        shape, _ = _npy_header(f)
+                    mats.append(read_rows(pieces, 0, n, int(shape[1]), self.storage_options))
+            except W2VError:
+                raise
+            except Exception as exc:
+                raise W2VError(f"cannot read checkpoint {self.url}: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from exc
+            self.mats = mats
+        return self.mats
 
 
 def _fs(url: str, storage_options: dict | None):
@@ -149,20 +201,25 @@ def _load_npy(fs, path: str) -> np.ndarray:
 
 
 def write(url: str, mats, vocab, state: dict, storage_options: dict | None = None,
-          run_id: str | None = None) -> str:
+          run_id: str | None = None, write_pieces=None) -> str:
     """Write one checkpoint (files first, ``COMMIT`` last), then prune older ones.
 
     Parameters
     ----------
     url : str
         Checkpoint folder URL.
-    mats : sequence of 3 float32 arrays
-        The central ``syn0``, ``syn1neg``, ``syn1``.
+    mats : sequence of 3 float32 arrays, or None
+        The central ``syn0``, ``syn1neg``, ``syn1``.  None with ``write_pieces``.
     vocab : Vocab
     state : dict
         JSON-serialisable; must hold ``rounds_done`` (int).
     run_id : str, optional
         Hex id of the writing run (default: random).
+    write_pieces : callable, optional
+        A partitioned central copy: called with the checkpoint's folder URL, writes the
+        matrices as row-range files there and returns ``({file name: bytes}, {matrix name:
+        [[lo, hi, file name], ...]})`` (:func:`w2v_dist.training.partition.checkpoint_writer`);
+        the pieces are recorded in ``state.json``.
 
     Returns
     -------
@@ -181,8 +238,13 @@ def write(url: str, mats, vocab, state: dict, storage_options: dict | None = Non
     try:
         fs.makedirs(path, exist_ok=True)
         files = {}
-        for fname, m in zip(MATRIX_FILES, mats):
-            files[fname] = _save_npy(fs, f"{path}/{fname}", m)
+        if write_pieces is not None:
+            written, pieces = write_pieces(_full(fs, path))
+            files.update(written)
+            state = {**state, "pieces": pieces}
+        else:
+            for fname, m in zip(MATRIX_FILES, mats):
+                files[fname] = _save_npy(fs, f"{path}/{fname}", m)
         vocab.write_parquet(_full(fs, f"{path}/vocab.parquet"), storage_options)
         files["vocab.parquet"] = fs.size(f"{path}/vocab.parquet")
         data = json.dumps(state, indent=1).encode("utf-8")
@@ -209,10 +271,12 @@ def write(url: str, mats, vocab, state: dict, storage_options: dict | None = Non
     return _full(fs, path)
 
 
-def latest(url: str, storage_options: dict | None = None) -> Checkpoint | None:
+def latest(url: str, storage_options: dict | None = None, load_mats: bool = True) -> Checkpoint | None:
     """The newest complete checkpoint under ``url``, or None when there is none.
 
-    Prefixes without a valid ``COMMIT`` (a crash while writing) are passed over.
+    Prefixes without a valid ``COMMIT`` (a crash while writing) are passed over.  With
+    ``load_mats=False`` the matrices are not read (:meth:`Checkpoint.load_mats` reads them later;
+    a partitioned run reads only its rows, :attr:`Checkpoint.pieces`).
 
     Raises
     ------
@@ -226,14 +290,16 @@ def latest(url: str, storage_options: dict | None = None) -> Checkpoint | None:
         if _committed(fs, path) is None:
             continue
         try:
-            mats = [_load_npy(fs, f"{path}/{f}").astype(np.float32, copy=False) for f in MATRIX_FILES]
             with fs.open(f"{path}/state.json", "rb") as f:
                 state = json.loads(f.read().decode("utf-8"))
+            saved = Checkpoint(_full(fs, path), None, None, state, storage_options)
+            if load_mats:
+                saved.load_mats()
         except Exception as exc:
             raise W2VError(f"cannot read checkpoint {_full(fs, path)}: {type(exc).__name__}: "
                            f"{' '.join(str(exc).split())}") from exc
-        vocab = Vocab.read_parquet(_full(fs, f"{path}/vocab.parquet"), storage_options)
-        return Checkpoint(_full(fs, path), mats, vocab, state)
+        saved.vocab = Vocab.read_parquet(_full(fs, f"{path}/vocab.parquet"), storage_options)
+        return saved
     return None
 
 

@@ -11,6 +11,10 @@ fetches at the end.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An e
 ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
+Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
+row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
+the driver then only schedules and keeps per-round statistics.
+
 Failures.  A round is merged only once every replica's result is in; a lost worker makes the
 driver re-host the lost replica, encode its shards again and redo the round from the central copy
 (see :func:`train_vectors`).  Checkpoints: :mod:`w2v_dist.training.checkpoint`.
@@ -39,6 +43,7 @@ from ..storage import StorageOptions
 from ..errors import W2VError
 from ..vectors import WordVectors
 from ..vocab import Vocab, build_vocab, keep_probabilities, noise_cum_table
+from . import partition as P
 from . import worker as W
 from .merge import get_merge_rule
 
@@ -65,6 +70,10 @@ class TrainResult:
         The input vectors, whatever ``wv`` holds.
     phrases : PhraseModel or None
         The phrase model applied before the vocabulary (None without phrases).
+    central : PartitionedCentral or None
+        A central copy partitioned across the workers (``config.central_partition_bytes``): then
+        ``wv``, ``syn0``, ``syn1neg`` and ``syn1`` are None, and the rows stay on the workers until
+        ``central.close()`` (``run_job`` writes the outputs from it block by block, then closes it).
     """
 
     wv: WordVectors
@@ -74,6 +83,7 @@ class TrainResult:
     metrics: dict = field(default_factory=dict)
     syn0: np.ndarray | None = None
     phrases: Any = None
+    central: Any = None
 
 
 def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False):
@@ -294,7 +304,13 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         ``stage_seconds``, ``loss`` (per round), ``round_stats``, ``config``, and the input and
         failure accounting: ``empty_files``, ``skipped_shards`` (list of ``{url, error}``),
         ``invalid_utf8_replacements``, ``recovered_failures``, ``resumed_from_round``,
-        ``checkpoints_written``.
+        ``checkpoints_written``, ``central`` (``partitioned`` and, when true, the owners and
+        their row bounds).  Each ``round_stats`` entry has ``bytes_to_driver`` /
+        ``bytes_from_driver`` (changed rows, int64 ids + float32 values, to and from the
+        driver-held copy) or, partitioned, ``bytes_to_owners``, ``bytes_from_owners``,
+        ``bytes_between_workers`` (the part that crosses processes) and ``changed_rows``.
+        With a partitioned central copy ``wv``/``syn0``/``syn1neg``/``syn1`` are None and
+        ``central`` is the handle: its rows stay on the workers until ``central.close()``.
 
     Notes
     -----
@@ -367,7 +383,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         t1 = time.perf_counter()
     saved = None
     if resume:
-        saved = ckpt.latest(checkpoint_url, storage_options)
+        saved = ckpt.latest(checkpoint_url, storage_options, load_mats=False)
         if saved is None:
             raise _W2VError(f"--resume: no complete checkpoint in {checkpoint_url}")
         ckpt.check_config(saved.state.get("config", {}), config)
@@ -456,8 +472,21 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
 
     # Central copy and tables, shipped once; replicas made on every worker (compiles kernels).
     t3 = time.perf_counter()
-    if saved is not None:
-        mats = [np.ascontiguousarray(m, dtype=np.float32) for m in saved.mats]
+    # A central copy too large for the driver lives on the workers, by row ranges (partition.py).
+    limit = config.central_partition_bytes
+    part = None
+    if limit is not None and P.central_nbytes(V, D, config.negative, config.hs) > limit:
+        part = P.PartitionedCentral(client, job, hosts, P.matrix_rows(V, config.negative, config.hs), D)
+        log.info("central copy of %.2f GB > central_partition_bytes=%d: partitioned by rows across %d worker(s)",
+                 P.central_nbytes(V, D, config.negative, config.hs) / 1e9, limit, K)
+        if config.overlap and K > 1:
+            log.warning("overlap is not used with a partitioned central copy")
+    # where a partitioned run's rows come from: None (the seed) or checkpoint pieces
+    source = [saved.pieces if saved is not None else None]
+    if part is not None:
+        mats = None
+    elif saved is not None:
+        mats = [np.ascontiguousarray(m, dtype=np.float32) for m in saved.load_mats()]
         want = [m.shape for m in initial_weights(V, 1, config.seed, config.negative, config.hs)]
         if [m.shape for m in mats] != [(n, D) for n, _ in want]:
             raise _W2VError(f"checkpoint {saved.url}: matrices {[m.shape for m in mats]} do not fit a "
@@ -471,6 +500,17 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
 
     def make_replicas():
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""
+        if part is not None:  # made on the workers, from the seed or the checkpoint's pieces
+            if "tables" in fut_state:
+                client.cancel(list(fut_state["tables"].values()))
+            fut_state["tables"] = _scatter_each(client, tables, hosts)
+            try:
+                client.run(P.drop_shards, job)  # stale ranges (a recovery)
+            except Exception:  # noqa: BLE001 - a worker that is gone holds none
+                log.debug("could not drop the old ranges of %s", job, exc_info=True)
+            _gather(client, P.create_all(client, part, rid, fut_state["tables"], params, nthreads, config.seed,
+                                         source[0], storage_options, n_updates), hosts, "creating replicas")
+            return
         for key in ("mats", "tables"):
             if key in fut_state:
                 client.cancel(list(fut_state[key].values()))
@@ -531,7 +571,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
     # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
     # from a checkpoint trains exactly as the uninterrupted one.
-    lag = 2 if (K > 1 and config.overlap) else 1
+    lag = 2 if (K > 1 and config.overlap and part is None) else 1
     submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
@@ -562,7 +602,12 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     "alpha_end": a1_, "collect": K > 1, "round": s_, "update_rounds": ups,
                     "keep_inflight": lag > 1,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
-            out.append(client.submit(W.train_round, rid[k], spec, [g[hosts[k]] for g in got] or None, *parts[k],
+            if part is not None:  # every owner's merged rows (futures: worker to worker)
+                spec.update(owners=part.bounds, update_rounds=[u for u, g in zip(ups, got) for _ in g])
+                upd_k = [f for g in got for f in g] or None
+            else:
+                upd_k = [g[hosts[k]] for g in got] or None
+            out.append(client.submit(W.train_round, rid[k], spec, upd_k, *parts[k],
                                      after=prev[k] if prev else None, workers=[hosts[k]],
                                      allow_other_workers=False, pure=False,
                                      key=f"w2v-round-{job}-{s_}-{k}-{failures}"))
@@ -601,11 +646,11 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                                      for k in lost for f in parts[k]], hosts, "encoding again")
             if sum(again) != sum(W_k[k] for k in lost):
                 raise _W2VError("a lost worker's shards gave different words when read again; inputs changed?")
-        if K == 1:  # the lone replica was the model: back to the last checkpoint (or the start)
+        if K == 1 or part is not None:  # the model was on the workers: back to the last checkpoint (or start)
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
         client.cancel([f for fs in submitted.values() for f in fs]
-                      + [f for d in sent_updates.values() for f in d.values()])
+                      + [f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())])
         submitted.clear()
         sent_updates.clear()
         next_update[0] = r
@@ -615,6 +660,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             bar.refresh()
 
     t_train = time.perf_counter()
+    finished = False
     try:
         try:
             make_replicas()
@@ -643,7 +689,22 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 # Every replica's result is here: only now does the central copy change.
                 t_m = time.perf_counter()
                 bytes_out = bytes_back = 0
-                if K > 1:
+                exchange = {}
+                if K > 1 and part is not None:  # owners merge their rows; the driver sees sizes only
+                    try:
+                        merges, sizes = P.merge_round(client, part, rid, r, config.merge, a0, failures)
+                        merged = _gather(client, sizes, hosts, f"merging round {r}")
+                        sent_updates[r] = merges
+                    except _RoundFailed as exc:
+                        recover(str(exc))
+                        continue
+                    exchange = {"bytes_to_owners": int(sum(sum(x["piece_bytes"]) for x in results)),
+                                "bytes_from_owners": int(sum(merged)) * K,
+                                "bytes_between_workers": int(sum(x["piece_bytes"][j] for k, x in enumerate(results)
+                                                                 for j in range(K) if j != k)
+                                                             + sum(merged) * (K - 1)),
+                                "changed_rows": [sum(x["changed_rows"][i] for x in results) for i in range(3)]}
+                elif K > 1:
                     upd = []
                     for i, m in enumerate(mats):
                         extra = {} if n_updates is None else {"scale": row_scales(n_updates[i], a0, K)}
@@ -668,6 +729,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     "merge_seconds": merge_s,
                     "bytes_to_driver": int(bytes_back),
                     "bytes_from_driver": int(bytes_out),
+                    **exchange,
                 }
                 round_stats.append(stats)
                 r += 1
@@ -677,7 +739,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                 due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
                     config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
                 if due and r < n_rounds:
-                    if K == 1:  # the model lives in the replica: fetch it
+                    if K == 1 and part is None:  # the model lives in the replica: fetch it
                         try:
                             mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
                                                                   allow_other_workers=False, pure=False)],
@@ -690,8 +752,19 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                              "alpha": alpha_at(done), "seed": config.seed, "workers": K,
                              "config": config.hyperparameters(), "inputs": [s.url for s in shards],
                              "round_stats": round_stats}
-                    ckpt.write(checkpoint_url, mats, vocab, json.loads(json.dumps(state, default=float)),
-                               storage_options, run_id)
+                    try:
+                        written = ckpt.write(checkpoint_url, mats, vocab, json.loads(json.dumps(state, default=float)),
+                                             storage_options, run_id,
+                                             write_pieces=None if part is None else
+                                             P.checkpoint_writer(client, part, storage_options))
+                    except _W2VError as exc:
+                        if part is not None and set(hosts) - set(_alive(client)):
+                            recover(str(exc))  # an owner was lost while writing its rows
+                            continue
+                        raise
+                    if part is not None:  # a lost worker sends the run back here
+                        source[0] = ckpt.latest(checkpoint_url, storage_options, load_mats=False).pieces
+                        log.debug("partitioned checkpoint %s", written)
                     checkpoints += 1
                     last_ckpt[0] = time.monotonic()
                     safe.update(r=r, done=done, effective=effective, stats=len(round_stats))
@@ -701,7 +774,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
                     el = time.perf_counter() - t_train
                     bar.set_postfix(epoch=epoch + 1, alpha=f"{a1:.5f}", words_s=f"{effective / max(el, 1e-9):,.0f}")
                     bar.update(1)
-            if K > 1:
+            if K > 1 or part is not None:
                 break
             try:  # a lone replica is the model: fetch it once instead of merging every round
                 mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
@@ -711,9 +784,12 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             except _RoundFailed as exc:
                 recover(str(exc))  # back to the last checkpoint; train the rest again
         train_seconds = time.perf_counter() - t_train
+        finished = True
     finally:
         if bar is not None:
             bar.close()
+        if part is not None and not finished:
+            part.close()
         try:
             client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
@@ -721,8 +797,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()]
                       + [f for fs in submitted.values() for f in fs])
 
-    syn0, syn1neg, syn1 = mats
-    wv = WordVectors(vocab.words, syn0, vocab.counts)
+    syn0, syn1neg, syn1 = mats if part is None else (None, None, None)
+    wv = WordVectors(vocab.words, syn0, vocab.counts) if part is None else None
     compute = sum(s["compute_seconds"] for s in round_stats)
     metrics = {
         "corpus_words": int(vocab.corpus_words),
@@ -750,5 +826,6 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     }
     if phrases is not None:
         metrics["phrases"] = len(phrases)
+    metrics["central"] = P.describe(part) if part is not None else {"partitioned": False}
     return TrainResult(wv=wv, vocab=vocab, syn1neg=syn1neg if config.negative > 0 else None,
-                       syn1=syn1 if config.hs else None, metrics=metrics, syn0=syn0, phrases=phrases)
+                       syn1=syn1 if config.hs else None, metrics=metrics, syn0=syn0, phrases=phrases, central=part)

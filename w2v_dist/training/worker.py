@@ -41,9 +41,10 @@ class Replica:
     mats : list of float32 arrays [rows, D]
         ``syn0`` [V, D], ``syn1neg`` [V, D] (a [1, D] dummy when negative=0) and ``syn1``
         [V-1, D] (a [1, D] dummy when hs=0), trained in place by the worker's threads.
-    bases : list of float32 arrays
+    bases : list of float32 arrays, or None
         The central copy as this worker last saw it (start of the current round), same shapes;
-        deltas are ``mats[i] - bases[i]`` on the touched rows.
+        deltas are ``mats[i] - bases[i]`` on the touched rows.  None with a partitioned central
+        copy (:mod:`w2v_dist.training.partition`): the replica sends new values, split by owner.
     touched : list (per thread) of lists (per matrix) of uint8 arrays
         Rows each thread changed during the round.
     inflight : list of (round, rows, deltas)
@@ -67,6 +68,7 @@ class Replica:
     touched: list = field(default_factory=list)
     pool: ThreadPoolExecutor | None = None
     inflight: list = field(default_factory=list)
+    pieces: dict = field(default_factory=dict)  # partitioned: owner -> per-matrix (rows, values)
 
 
 def _worker_address() -> str:
@@ -82,11 +84,14 @@ def _key(job_id: str, address: str | None = None) -> str:
     return f"{job_id}@{address or _worker_address()}"
 
 
-def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: int) -> str:
+def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: int, *, bases: bool = True,
+                 copy: bool = True) -> str:
     """Create this worker's replica for ``job_id`` from the central copy; compile the kernels.
 
     ``mats`` are the central ``(syn0, syn1neg, syn1)``; they are copied (with an in-process
-    cluster the scattered arrays are shared objects).
+    cluster the scattered arrays are shared objects) unless ``copy`` is false (arrays made on this
+    worker for it).  ``bases=False``: keep no base copy (partitioned central copy, see
+    :mod:`w2v_dist.training.partition`).
 
     Returns
     -------
@@ -94,10 +99,11 @@ def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: 
         The worker's address.
     """
     warmup()
-    copies = [np.array(m, dtype=np.float32, order="C", copy=True) for m in mats]
+    copies = [np.array(m, dtype=np.float32, order="C", copy=True) if copy else np.ascontiguousarray(m, np.float32)
+              for m in mats]
     rep = Replica(
         mats=copies,
-        bases=[m.copy() for m in copies],
+        bases=[m.copy() for m in copies] if bases else None,
         tables={k: np.ascontiguousarray(v) for k, v in tables.items()},
         params=dict(params),
         threads=max(1, int(threads)),
@@ -262,9 +268,10 @@ def _apply_update(rep: Replica, update, update_round: int) -> int:
     and those changes are not sent twice.  Returns the bytes received.
     """
     bytes_in = 0
-    for m, b, (rows, vals) in zip(rep.mats, rep.bases, update):
+    for m, b, (rows, vals) in zip(rep.mats, rep.bases or [None] * len(rep.mats), update):
         m[rows] = vals
-        b[rows] = vals
+        if b is not None:
+            b[rows] = vals
         bytes_in += rows.nbytes + vals.nbytes
     rep.inflight = [x for x in rep.inflight if x[0] > update_round]
     for _, rows_s, deltas_s in rep.inflight:
@@ -277,6 +284,34 @@ def _apply_update(rep: Replica, update, update_round: int) -> int:
                 m[r] += ds[hit]
                 b[r] += ds[hit]
     return bytes_in
+
+
+def _keep_pieces(rep: Replica, owners) -> dict:
+    """Split the rows this round changed by owner (``owners``: per matrix, int64 bounds [K + 1]);
+    keep the pieces in ``rep.pieces`` for :func:`take_piece`; return their sizes."""
+    from .partition import split_by_owner
+
+    K = len(owners[0]) - 1
+    rep.pieces = {j: [] for j in range(K)}
+    changed = []
+    for i, (m, bounds) in enumerate(zip(rep.mats, owners)):
+        touched = np.bitwise_or.reduce([flags[i] for flags in rep.touched])
+        rows = np.flatnonzero(touched).astype(np.int64)
+        changed.append(int(rows.size))
+        for j, sl in enumerate(split_by_owner(rows, bounds)):
+            rs = rows[sl]
+            rep.pieces[j].append((rs, m[rs]))
+    sizes = [sum(r.nbytes + v.nbytes for r, v in rep.pieces[j]) for j in range(K)]
+    return {"rows": None, "deltas": None, "changed_rows": changed, "piece_bytes": sizes}
+
+
+def take_piece(job_id: str, owner: int) -> list:
+    """The rows of owner ``owner`` that this replica changed in its last round, per matrix
+    ``(rows int64 [n], values float32 [n, D])`` (handed out once)."""
+    rep = _REPLICAS.get(_key(job_id))
+    if rep is None:
+        raise RuntimeError(f"no replica of {job_id} on {_worker_address()}")
+    return rep.pieces.pop(owner)
 
 
 def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str, Any]:
@@ -293,6 +328,9 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         (:func:`fetch_replica`).  ``round`` (int) and ``update_rounds`` (list of int, the
         rounds whose merges ``update`` holds); ``keep_inflight`` (bool): rounds overlap, so remember the
         changes sent until an update that holds them arrives (:func:`_apply_update`).
+        ``owners`` (per matrix, int64 row bounds [K + 1]): a partitioned central copy; the
+        replica (created with ``bases=False``) keeps its changed rows' new values, split by
+        owner, for :func:`take_piece`, and returns only their sizes.
     update : list or None
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
@@ -309,7 +347,8 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         ``rows``/``deltas``: per matrix, the changed rows (int64 [n]) and their change during
         the round (float32 [n, D]); ``raw_words``,
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
-        ``bytes_in`` (update bytes received).
+        ``bytes_in`` (update bytes received); with ``owners``, ``rows``/``deltas`` are None and
+        ``changed_rows`` (per matrix) and ``piece_bytes`` (per owner) are given.
     """
     rep = _REPLICAS.get(_key(job_id))
     if rep is None:  # e.g. the worker process was restarted: the driver re-creates replicas
@@ -339,6 +378,8 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
     }
     if not spec.get("collect", True):
         return {"rows": None, "deltas": None, **stats}
+    if rep.bases is None:  # partitioned central copy: new values of the changed rows, kept here by owner
+        return {**stats, **_keep_pieces(rep, spec["owners"])}
     rows_out, deltas_out = [], []
     for i, (m, b) in enumerate(zip(rep.mats, rep.bases)):
         touched = np.bitwise_or.reduce([flags[i] for flags in rep.touched])
