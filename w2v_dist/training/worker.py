@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels import train_slice, train_slice_shared, warmup
+from .encoded import part_info, part_offsets, part_words, slice_arrays
 
 _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
@@ -123,7 +124,11 @@ def drop_replica(job_id: str, dask_worker=None) -> bool:
 
 
 def drop_job(job_prefix: str, dask_worker=None) -> int:
-    """Free every replica of this process whose job id starts with ``job_prefix``; how many."""
+    """Free every replica of this process whose job id starts with ``job_prefix``, and remove the
+    jobs' encoded-corpus cache folders (:func:`~w2v_dist.training.encoded.drop_cache`); how many replicas."""
+    from .encoded import drop_cache
+
+    drop_cache(job_prefix, dask_worker)
     with _LOCK:
         keys = [k for k in _REPLICAS if k.startswith(job_prefix)]
         reps = [_REPLICAS.pop(k) for k in keys]
@@ -181,15 +186,13 @@ def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict,
 
 
 def partition_words(part) -> int:
-    """Number of in-vocabulary words (ids) of an encoded partition."""
-    return int(part[0].shape[0])
+    """Number of in-vocabulary words (ids) of an encoded partition (a tuple or an ``EncodedPart``)."""
+    return part_words(part)
 
 
 def partition_info(part) -> dict:
     """``words`` (in-vocabulary ids) and the ``info`` dict of an encoded partition (:func:`encode_shard`)."""
-    info = dict(part[2]) if len(part) > 2 else {}
-    info["words"] = int(part[0].shape[0])
-    return info
+    return part_info(part)
 
 
 def _plan(parts, word_lo: int, word_hi: int, threads: int):
@@ -202,8 +205,11 @@ def _plan(parts, word_lo: int, word_hi: int, threads: int):
     plans: list[list[tuple[int, int, int, int]]] = [[] for _ in range(threads)]
     start = 0
     for p, part in enumerate(parts):
-        ids, offsets = part[0], part[1]
-        n = int(ids.shape[0])
+        n = part_words(part)
+        if not (max(word_lo - start, 0) < min(word_hi - start, n)):
+            start += n
+            continue
+        offsets = part_offsets(part)
         lo, hi = max(word_lo - start, 0), min(word_hi - start, n)
         if lo < hi:
             starts = offsets[:-1]
@@ -231,8 +237,8 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     syn0, syn1neg, syn1 = rep.mats
     t0, t1, t2 = rep.touched[t]
     shared = int(p.get("shared_negatives", 0)) if p["negative"] > 0 else 0
-    for i, (pi, s_lo, s_hi, words) in enumerate(plan):
-        ids, offsets = parts[pi][0], parts[pi][1]
+    for i, (pi, s_lo_part, s_hi_part, words) in enumerate(plan):
+        ids, offsets, s_lo, s_hi = slice_arrays(parts[pi], s_lo_part, s_hi_part)
         a0 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
         done += words
         a1 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
@@ -297,8 +303,9 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
         rows that the merge of that round changed, after it.
-    *parts : (ids int32 [N], offsets int64 [S + 1], info dict)
-        This worker's encoded partitions (:func:`encode_shard`), in stream order.
+    *parts : (ids int32 [N], offsets int64 [S + 1], info dict) or EncodedPart
+        This worker's encoded partitions (:func:`encode_shard`, or the disk cache's handles of
+        :mod:`w2v_dist.training.encoded`, whose sentences are read per round), in stream order.
     after : any
         Ignored: the previous round's result future, passed so that Dask runs this replica's
         rounds in order when they are submitted ahead.
