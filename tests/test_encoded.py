@@ -156,3 +156,24 @@ def test_the_disk_cache_is_removed_when_the_job_fails(shards, monkeypatch):
         with pytest.raises(RuntimeError, match="made to fail"):
             w2v_dist.train(inputs, client=client, vector_size=8, epochs=1, min_count=3)
         assert not _cache_dirs(client)
+
+
+def test_phrases_from_the_kept_partitions_give_the_vocabulary_of_the_phrased_corpus(shards, monkeypatch):
+    from w2v_dist.corpus import sources
+
+    inputs = sorted({s.url for s in shards if s.compression is None})
+    reads = []
+    real = sources._lines_from_bytes  # once per read of an uncompressed text shard
+    monkeypatch.setattr(sources, "_lines_from_bytes", lambda *a, **k: reads.append(1) or real(*a, **k))
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        res = w2v_dist.train(inputs, client=client, phrases=True, phrase_passes=2, phrase_threshold=5.0,
+                             phrase_min_count=3, epochs=1, vector_size=8, min_count=3)
+    # each pass of learn_phrases reads the shards once; the vocabulary and the encoding do not
+    assert len(reads) == 2 * len(inputs)
+    counter = collections.Counter()
+    for s in discover_shards(inputs):
+        for sent in res.phrases.apply(read_tokenize(s)).to_pylist():
+            counter.update(sent)
+    assert any("_" in w for w in counter)
+    assert dict(zip(res.vocab.words, res.vocab.counts.tolist())) == {w: c for w, c in counter.items() if c >= 3}
+    assert res.metrics["train_words"] == sum(c for c in counter.values() if c >= 3)

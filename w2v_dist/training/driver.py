@@ -77,11 +77,13 @@ class TrainResult:
     phrases: Any = None
 
 
-def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False):
+def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False,
+                     keep_partitions: list | None = None):
     """The phrase model a job applies: ``config.phrase_model`` read, else learned (or None).
 
     Learned with :func:`w2v_dist.phrases.learn_phrases` from the ``phrase_*`` parameters and the
-    job's tokenization, on ``client``.
+    job's tokenization, on ``client``; ``keep_partitions`` is passed to it (filled only when the
+    model is learned).
     """
     from ..phrases import PhraseModel, learn_phrases
 
@@ -93,7 +95,8 @@ def phrase_model_for(config: Config, shards, storage_options: dict | None, clien
                          threshold=config.phrase_threshold, scoring=config.phrase_scoring,
                          connector_words=config.phrase_connector_words, delimiter=config.phrase_delimiter,
                          passes=config.phrase_passes, max_vocab_size=config.phrase_max_vocab_size,
-                         client=client, progress=progress, **_tokenize_options(config))
+                         client=client, progress=progress, keep_partitions=keep_partitions,
+                         **_tokenize_options(config))
 
 
 def _tokenize_options(config: Config) -> dict:
@@ -371,7 +374,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     tok = _tokenize_options(config)
     # Phrases come first: vocabulary and encoding tokenize through them.  On resume they are learned
     # again (deterministic: the same counts give the same model) rather than read from the checkpoint.
-    phrases = phrase_model_for(config, shards, storage_options, client, progress)
+    # Learned phrases keep their last pass's input on the workers (tokenized, encoded), so the
+    # single read below starts from it instead of reading the shards again.
+    kept = [] if (config.phrases and not config.phrase_model and config.phrase_max_vocab_size is None
+                  and not resume) else None
+    phrases = phrase_model_for(config, shards, storage_options, client, progress, keep_partitions=kept)
+    if not kept:
+        kept = None
     if phrases is not None:
         tok["phrases"] = phrases
         stage["phrases"] = time.perf_counter() - t1
@@ -426,7 +435,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             return dict(workers=[hosts[k]], allow_other_workers=False, pure=False)
 
         pairs = {k: [client.submit(E.encode_local, shards[i], storage_options, tok, config.on_bad_shard, job, i,
-                                   cache, config.max_vocab_size, **on(k),
+                                   cache, config.max_vocab_size, kept[i] if kept else None, **on(k),
                                    key=f"w2v-local-{job}-{attempt[0]}-{i}") for i in mine[k]] for k in range(K)}
         local = {k: [client.submit(E.local_part, f, **on(k)) for f in pairs[k]]
                  for k in range(K)}
@@ -453,11 +462,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         for n_try in range(config.max_failures + 1):
             try:
                 local_parts, counts = read_once()
+                kept = None  # released: the local parts hold what was needed
                 break
             except _RoundFailed as exc:
                 if n_try == config.max_failures:
                     raise _W2VError(f"giving up after {n_try + 1} failures while counting: {exc}") from exc
                 log.warning("counting failed (%s); reading again", exc)
+                kept = None
                 rehost(str(exc))
         vocab = Vocab.from_counts(counts, min_count=config.min_count, max_final_vocab=config.max_final_vocab)
     stage["vocab"] = time.perf_counter() - t1

@@ -132,17 +132,21 @@ def _save(path: str, arr: np.ndarray) -> None:
         np.save(fh, arr, allow_pickle=False)
 
 
-def _tokens(shard, storage_options, tokenize_options: dict, stats: dict):
+def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=None):
     """(local dictionary [D], idx int32 [n], offsets int64 [S + 1], counts int64 [D]) of a shard."""
     from ..corpus import DEFAULT_TOKEN_PATTERN, read_lines, read_tokenize
     from ..corpus.fasttok import tokenize_encode
 
     tok = dict(tokenize_options)
     pattern = tok.get("token_pattern")
-    if tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
+    if source is not None:  # the shard as learn_phrases kept it: only its last pass remains to apply
+        model = tok["phrases"]
+        sentences = model.apply(source, start=len(model.passes) - 1)
+    elif tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
         return tokenize_encode(read_lines(shard, storage_options, stats), lowercase=tok.get("lowercase", True),
                                max_sentence_length=tok.get("max_sentence_length", 10000))
-    sentences = read_tokenize(shard, storage_options, stats=stats, **tok)
+    else:
+        sentences = read_tokenize(shard, storage_options, stats=stats, **tok)
     if isinstance(sentences, pa.ChunkedArray):
         sentences = sentences.combine_chunks()
     values = pc.list_flatten(sentences)
@@ -157,7 +161,7 @@ def _tokens(shard, storage_options, tokenize_options: dict, stats: dict):
 
 
 def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: str, job: str, index: int,
-                 cache: str = "disk", max_vocab_size: int | None = None) -> tuple[LocalPart, pa.Table]:
+                 cache: str = "disk", max_vocab_size: int | None = None, source=None) -> tuple[LocalPart, pa.Table]:
     """Worker task: read, tokenize and locally encode one shard; return it and its count table.
 
     Parameters
@@ -176,6 +180,9 @@ def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: s
         Where the local encoding waits for the vocabulary.
     max_vocab_size : int, optional
         Prune the count table as :func:`w2v_dist.vocab.merge_counts` (approximate counts).
+    source : kept partition, optional
+        The shard as :func:`w2v_dist.phrases.learn_phrases` kept it (``keep_partitions``): used
+        instead of reading the shard; the phrase model's last pass is applied to it.
 
     Returns
     -------
@@ -192,7 +199,7 @@ def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: s
 
     stats = {"invalid_utf8": 0}
     try:
-        words, idx, offsets, counts = _tokens(shard, storage_options, tokenize_options, stats)
+        words, idx, offsets, counts = _tokens(shard, storage_options, tokenize_options, stats, source)
         info = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
     except CorpusError as exc:
         if on_bad_shard != "skip":
