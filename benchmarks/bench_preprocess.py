@@ -18,9 +18,11 @@ runs in its own process; CPU seconds are those of the process (gensim) or of the
 worker processes (w2v-dist), so they can be compared on a loaded machine.  Both vocabularies
 (words and counts) must be equal, else the script fails.
 
-Memory (``--memory``).  Trains CBOW (epochs=1, min_count=5, 2 workers x 1 thread) on the shards
-and on 10 copies of them (symlinks with other names in a temporary folder), each run in its own
-process; the resident memory of the driver process and of each worker process is sampled every
+Memory (``--memory``).  Trains CBOW (epochs=1, 2 workers x 1 thread, ``sync_every=2,000,000``
+and ``sample=1e-5`` by default so that the run is about reading and holding the corpus rather than
+training) on the shards with min_count=5 and on 10 copies of them (symlinks with other names in a
+temporary folder) with min_count=50, which selects exactly the same vocabulary (every count is 10
+times larger), so the vocabulary-sized state is the same; each run in its own process; the resident memory of the driver process and of each worker process is sampled every
 0.1 s and the peaks are printed with the ratio 10 copies / 1 copy (issue target: at most 1.3).
 """
 
@@ -138,15 +140,16 @@ def run_w2v(inputs: list[str], vocab_out: str, old: bool, repeat: int) -> dict:
             "corpus_words": vocab.corpus_words}
 
 
-def train_child(inputs: list[str], out: str) -> dict:
+def train_child(inputs: list[str], out: str, sync_every: int, min_count: int, sample: float) -> dict:
     import w2v_dist
     from w2v_dist.cluster import dask_client
 
     with dask_client(workers=2, threads_per_worker=1) as client:
         res = w2v_dist.train(inputs, client=client, output=out, overwrite=True, sg=0, alpha=0.05, epochs=1,
-                             min_count=5, progress=False)
+                             min_count=min_count, sample=sample, sync_every=sync_every, progress=False)
     m = res.metrics
-    return {"corpus_words": m["corpus_words"], "stage_seconds": m["stage_seconds"], "train_words": m["train_words"]}
+    return {"corpus_words": m["corpus_words"], "stage_seconds": m["stage_seconds"], "train_words": m["train_words"],
+            "vocab_size": m["vocab_size"], "effective_words": m["effective_words"], "rounds": m["rounds"]}
 
 
 def child_cmd(*args: str) -> list[str]:
@@ -212,18 +215,23 @@ def memory(args) -> None:
         for f in files:
             (copies / f"c{c:02d}-{Path(f).name}").symlink_to(os.path.abspath(f))
     rows = []
-    for label, inputs in (("1 copy", files), (f"{args.copies} copies", [str(copies)])):
+    for label, inputs, mc in (("1 copy", files, args.min_count),
+                              (f"{args.copies} copies", [str(copies)], args.min_count * args.copies)):
         print(f"training on {label} ...", file=sys.stderr)
         t0 = time.perf_counter()
         res, mem = run_child(child_cmd("--tool", "train", "--out", str(work / label.replace(' ', '-')),
-                                       "--inputs", *inputs), sample_tree=True)
+                                       "--sync-every", str(args.sync_every), "--min-count", str(mc),
+                                       "--sample", str(args.sample), "--inputs", *inputs), sample_tree=True)
         rows.append((label, time.perf_counter() - t0, res, mem))
+        print(f"  {label}: {json.dumps(rows[-1][1:])}", file=sys.stderr)
     print(f"\nCPU: {cpu_model()}, {os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.2f}; "
-          f"CBOW epochs=1, 2 workers x 1 thread, encoded_cache=disk\n")
-    print("| corpus | tokens | wall s | driver peak MiB | worker peaks MiB |")
-    print("| --- | ---: | ---: | ---: | --- |")
+          f"CBOW epochs=1, sample={args.sample:g}, sync_every={args.sync_every:,}, min_count={args.min_count} on 1 copy and "
+          f"{args.min_count * args.copies} on {args.copies} copies (the same vocabulary), 2 workers x 1 thread, "
+          f"encoded_cache=disk\n")
+    print("| corpus | tokens | vocabulary | rounds | wall s | driver peak MiB | worker peaks MiB |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for label, wall, res, mem in rows:
-        print(f"| {label} | {res['corpus_words']:,} | {wall:.0f} | {mem['driver']:.0f} | "
+        print(f"| {label} | {res['corpus_words']:,} | {res['vocab_size']:,} | {res['rounds']} | {wall:.0f} | {mem['driver']:.0f} | "
               f"{', '.join(f'{w:.0f}' for w in mem['workers'])} |")
     (_, _, _, m1), (_, _, _, m10) = rows
     ratio_d = m10["driver"] / m1["driver"]
@@ -239,6 +247,11 @@ def main() -> None:
     ap.add_argument("--old", action="store_true", help="also time the two-read path (build_vocab + encode_shard)")
     ap.add_argument("--memory", action="store_true", help="peak memory on 1 copy and on --copies copies")
     ap.add_argument("--copies", type=int, default=10)
+    ap.add_argument("--min-count", type=int, default=5, help="--memory: min_count on 1 copy (times the copies on the copies)")
+    ap.add_argument("--sample", type=float, default=1e-5,
+                    help="--memory: subsampling (default 1e-5: fewer words trained, the whole corpus still read and encoded)")
+    ap.add_argument("--sync-every", type=int, default=2_000_000,
+                    help="--memory: words per worker per round (fewer rounds: the run is about reading and holding the corpus)")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--tool"), ap.add_argument("--corpus-file"), ap.add_argument("--vocab-out"), ap.add_argument("--out")
     args = ap.parse_args()
@@ -246,7 +259,7 @@ def main() -> None:
         if args.tool == "gensim":
             res = run_gensim(args.corpus_file, args.vocab_out)
         elif args.tool == "train":
-            res = train_child(args.inputs, args.out)
+            res = train_child(args.inputs, args.out, args.sync_every, args.min_count, args.sample)
         else:
             res = run_w2v(args.inputs, args.vocab_out, args.old, args.repeat)
         print("RESULT " + json.dumps(res))
