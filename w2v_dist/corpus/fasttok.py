@@ -286,7 +286,8 @@ def tokenize_encode(lines: pa.Array, *, lowercase: bool = True, max_sentence_len
     n_bytes = int(off[-1] - off[0])
     scratch = np.empty(2 * max_line + 8, dtype=np.uint8)  # a mapped code point grows at most 2 -> 3 bytes
     idx = np.empty(n_bytes // 2 + 1, dtype=np.int32)  # a token takes a byte and a separator
-    sent_off = np.zeros(n_bytes // 2 + n + 2, dtype=np.int64)
+    # a sentence is a line, or a piece of max_sentence_length tokens of a longer line
+    sent_off = np.zeros(n + (n_bytes // 2 + 1) // int(max_sentence_length) + 2, dtype=np.int64)
     words0 = 1 << 12
     slots = np.full(4 * words0, -1, dtype=np.int32)
     hashes = np.zeros(words0, dtype=np.uint64)

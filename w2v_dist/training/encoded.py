@@ -37,11 +37,37 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["EncodedPart", "LocalPart", "encode_local", "finish_part", "encode_shard_once", "slice_arrays",
+__all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "encode_local", "finish_part", "encode_shard_once", "slice_arrays",
            "part_words", "part_info", "cache_dir", "drop_cache", "CACHE_MODES"]
 
 CACHE_MODES = ("disk", "memory")
 _PREFIX = "w2v-encoded-"
+
+
+_MALLOC_SET = False
+
+
+def release_large_arrays() -> None:
+    """Make glibc give the memory of freed large arrays back to the system (once per process).
+
+    glibc serves an allocation from ``mmap`` only above a threshold that it raises up to 32 MiB
+    after each large free (``M_MMAP_THRESHOLD``, dynamic by default), so the many short-lived
+    arrays of the single read and of the rounds end up on the heap, between long-lived objects,
+    and the heap's resident size grows with the number of shards read.  A fixed 1 MiB threshold
+    (``mallopt(M_MMAP_THRESHOLD, 1 MiB)``) keeps every array of 1 MiB or more in its own mapping,
+    unmapped when freed.  Does nothing where glibc is not the C library.
+    """
+    global _MALLOC_SET
+    if _MALLOC_SET:
+        return
+    _MALLOC_SET = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
 
 
 def _local_directory() -> str:
@@ -197,6 +223,7 @@ def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: s
     from ..errors import CorpusError
     from ..vocab import _empty_counts, _with_meta, merge_counts
 
+    release_large_arrays()
     stats = {"invalid_utf8": 0}
     try:
         words, idx, offsets, counts = _tokens(shard, storage_options, tokenize_options, stats, source)

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels import train_slice, train_slice_shared, warmup
-from .encoded import part_info, part_offsets, part_words, slice_arrays
+from .encoded import part_info, part_offsets, part_words, release_large_arrays, slice_arrays
 
 _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
@@ -95,6 +95,7 @@ def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: 
         The worker's address.
     """
     warmup()
+    release_large_arrays()
     copies = [np.array(m, dtype=np.float32, order="C", copy=True) for m in mats]
     rep = Replica(
         mats=copies,
