@@ -162,6 +162,8 @@ def run_child(cmd: list[str], sample_tree: bool = False) -> tuple[dict, dict]:
 
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     peaks: dict[int, float] = {}
+    timeline: list = []
+    t_start = time.perf_counter()
     names: dict[int, str] = {}
     stop = threading.Event()
 
@@ -178,6 +180,8 @@ def run_child(cmd: list[str], sample_tree: bool = False) -> tuple[dict, dict]:
                             names[p.pid] = ("driver" if p.pid == proc.pid else
                                             "tracker" if "resource_tracker" in cl else "worker")
                         peaks[p.pid] = max(peaks.get(p.pid, 0), rss / 2**20)
+                        if names[p.pid] == "worker" and int((time.perf_counter() - t_start) * 10) % 50 == 0:
+                            timeline.append((round(time.perf_counter() - t_start), p.pid, round(rss / 2**20)))
                     except psutil.Error:
                         pass
             except psutil.Error:
@@ -192,6 +196,8 @@ def run_child(cmd: list[str], sample_tree: bool = False) -> tuple[dict, dict]:
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}")
     res = json.loads([x for x in out.splitlines() if x.startswith("RESULT ")][-1][7:])
+    if os.environ.get("W2V_BENCH_TIMELINE"):
+        print("timeline (s, pid, MiB):", timeline, file=sys.stderr)
     mem = {"driver": peaks.get(proc.pid, 0.0),
            "workers": sorted(v for p, v in peaks.items() if names.get(p) == "worker")}
     return res, mem
