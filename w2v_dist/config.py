@@ -95,6 +95,7 @@ class Config:
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
+    encoded_cache: str = _f("disk", "where each worker keeps its encoded shards between rounds: disk (.npy files in the worker's local directory, read per round; memory stays vocabulary-sized) or memory (about 4.4 bytes a token)", "cluster")
     max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")
     # --- checkpoints
     checkpoint_every: int = _f(0, "write a checkpoint every N rounds (0: never)", "checkpoint")
@@ -149,6 +150,8 @@ class Config:
             bad("shared_negatives", "must be >= 0 (0: exact sampling)")
         if self.shared_negatives > 0 and self.negative == 0:
             bad("shared_negatives", "shares negative samples: needs negative>0 (hierarchical softmax has none)")
+        if self.encoded_cache not in ("disk", "memory"):
+            bad("encoded_cache", "must be disk or memory")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
         for name in ("checkpoint_every", "checkpoint_minutes", "max_failures"):

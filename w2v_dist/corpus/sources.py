@@ -22,8 +22,8 @@ Partitioning
   whole.  A line cut by a whitespace boundary becomes two sentences.
 * **Compressed text** (``.gz``, ``.bz2``, ``.xz``, ``.zst``, ``.lzma``: the compression fsspec
   infers from the file name) cannot be split: one partition per file, streamed through the
-  decompressor in chunks of :data:`CHUNK_BYTES` (a line longer than that is cut at its last
-  whitespace into separate sentences, so a compressed file without newlines is never held in
+  decompressor (gzip: ISA-L's ``isal.igzip``, about 3x zlib) in chunks of :data:`CHUNK_BYTES`
+  (a line longer than that is cut at its last whitespace into separate sentences, so a compressed file without newlines is never held in
   memory as one Python ``bytes`` object more than a chunk at a time).
 * **Parquet** (``.parquet`` / ``.pq``): one partition per file, or per group of consecutive row
   groups when the file is larger than ``blocksize``; only ``text_column`` is read.  Each non-null
@@ -51,6 +51,11 @@ import pyarrow.parquet as pq
 from fsspec.utils import infer_compression
 
 from ..errors import ConfigError, CorpusError
+
+try:  # gzip decompression by ISA-L (the isal package, a dependency); zlib via fsspec without it
+    from isal import igzip as _igzip
+except ImportError:  # pragma: no cover
+    _igzip = None
 
 __all__ = ["Shard", "discover_shards", "read_lines", "SCAN_BYTES", "CHUNK_BYTES"]
 
@@ -497,6 +502,9 @@ def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | 
             return _parquet_lines(fs, path, shard)
         if shard.kind != "text":
             raise CorpusError(f"{shard.url}: unknown shard kind {shard.kind!r} (expected text or parquet)")
+        if shard.compression == "gzip" and _igzip is not None:  # ISA-L: about 3x zlib's speed
+            with fs.open(path, "rb") as raw, _igzip.IGzipFile(fileobj=raw, mode="rb") as f:
+                return _compressed_lines(f, stats)
         if shard.compression is not None:
             with fs.open(path, "rb", compression=shard.compression) as f:
                 return _compressed_lines(f, stats)

@@ -46,7 +46,7 @@ _NAME = re.compile(r"^ckpt-(\d{8})-([0-9a-f]+)$")
 #: only say where and how fast it runs).
 RESUMABLE_DIFFERENCES = frozenset({
     "workers", "threads_per_worker", "scheduler", "checkpoint_every", "checkpoint_minutes", "checkpoint",
-    "max_failures",
+    "max_failures", "encoded_cache",
     "analogies", "word_pairs", "restrict_vocab", "on_bad_shard", "blocksize", "central_partition_bytes",
 })
 

@@ -42,7 +42,8 @@ from ..corpus import discover_shards
 from ..storage import StorageOptions
 from ..errors import W2VError
 from ..vectors import WordVectors
-from ..vocab import Vocab, build_vocab, keep_probabilities, noise_cum_table
+from ..vocab import Vocab, keep_probabilities, merge_counts, noise_cum_table
+from . import encoded as E
 from . import partition as P
 from . import worker as W
 from .merge import get_merge_rule
@@ -86,11 +87,13 @@ class TrainResult:
     central: Any = None
 
 
-def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False):
+def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False,
+                     keep_partitions: list | None = None):
     """The phrase model a job applies: ``config.phrase_model`` read, else learned (or None).
 
     Learned with :func:`w2v_dist.phrases.learn_phrases` from the ``phrase_*`` parameters and the
-    job's tokenization, on ``client``.
+    job's tokenization, on ``client``; ``keep_partitions`` is passed to it (filled only when the
+    model is learned).
     """
     from ..phrases import PhraseModel, learn_phrases
 
@@ -102,7 +105,8 @@ def phrase_model_for(config: Config, shards, storage_options: dict | None, clien
                          threshold=config.phrase_threshold, scoring=config.phrase_scoring,
                          connector_words=config.phrase_connector_words, delimiter=config.phrase_delimiter,
                          passes=config.phrase_passes, max_vocab_size=config.phrase_max_vocab_size,
-                         client=client, progress=progress, **_tokenize_options(config))
+                         client=client, progress=progress, keep_partitions=keep_partitions,
+                         **_tokenize_options(config))
 
 
 def _tokenize_options(config: Config) -> dict:
@@ -264,10 +268,21 @@ def _poll(client, futs, hosts, what, bar):
             raise _RoundFailed(f"{what}: lost worker(s) {', '.join(sorted(gone))}")
 
 
-def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_options: dict | None = None,
-                  progress: bool = True, on_round: Callable[[dict], None] | None = None,
-                  shards: Sequence | None = None, checkpoint_url: str | None = None,
-                  resume: bool = False) -> TrainResult:
+def train_vectors(client, inputs: Sequence[str], config: Config, **kwargs) -> TrainResult:
+    job = uuid.uuid4().hex[:12]
+    try:
+        return _train_job(client, inputs, config, job=job, **kwargs)
+    finally:  # the encoded-corpus cache goes with the job, however it ends
+        try:
+            client.run(E.drop_cache, job)
+        except Exception:  # noqa: BLE001 - cleanup must not hide the real error
+            log.debug("could not remove the encoded-corpus cache of %s", job, exc_info=True)
+
+
+def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, storage_options: dict | None = None,
+               progress: bool = True, on_round: Callable[[dict], None] | None = None,
+               shards: Sequence | None = None, checkpoint_url: str | None = None,
+               resume: bool = False) -> TrainResult:
     """Run the whole job on a Dask cluster: vocabulary, encoding, distributed rounds.
 
     Parameters
@@ -375,36 +390,26 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     tok = _tokenize_options(config)
     # Phrases come first: vocabulary and encoding tokenize through them.  On resume they are learned
     # again (deterministic: the same counts give the same model) rather than read from the checkpoint.
-    phrases = phrase_model_for(config, shards, storage_options, client, progress)
+    # Learned phrases keep their last pass's input on the workers (tokenized, encoded), so the
+    # single read below starts from it instead of reading the shards again.
+    kept = [] if (config.phrases and not config.phrase_model and config.phrase_max_vocab_size is None
+                  and not resume) else None
+    phrases = phrase_model_for(config, shards, storage_options, client, progress, keep_partitions=kept)
+    if not kept:
+        kept = None
     if phrases is not None:
         tok["phrases"] = phrases
         stage["phrases"] = time.perf_counter() - t1
         log.info("phrases: %d in %d pass(es)", len(phrases), len(phrases.passes))
         t1 = time.perf_counter()
-    saved = None
-    if resume:
-        saved = ckpt.latest(checkpoint_url, storage_options, load_mats=False)
-        if saved is None:
-            raise _W2VError(f"--resume: no complete checkpoint in {checkpoint_url}")
-        ckpt.check_config(saved.state.get("config", {}), config)
-        vocab = saved.vocab
-        log.info("resuming from %s (%d rounds done)", saved.url, saved.state["rounds_done"])
-    else:
-        vocab = build_vocab(shards, storage_options, min_count=config.min_count,
-                            max_vocab_size=config.max_vocab_size, max_final_vocab=config.max_final_vocab,
-                            client=client, progress=progress, on_bad_shard=config.on_bad_shard, **tok)
-    stage["vocab"] = time.perf_counter() - t1
-    V, D = len(vocab), config.vector_size
-    log.info("vocabulary: %d words (min_count=%d) from %d tokens", V, config.min_count, vocab.corpus_words)
-
     # Logical replicas k = 0..K-1, each with its shards; hosts[k] is the worker that holds them.
-    job = uuid.uuid4().hex[:12]
     rid = [f"{job}-r{k}" for k in range(K)]  # replica ids (one replica per logical worker)
     hosts = list(workers)
     owner = _assign([s.size for s in shards], list(range(K)))
     mine = {k: [i for i in range(len(shards)) if owner[i] == k] for k in range(K)}
     attempt = [0]
     fut_state: dict[str, Any] = {}
+    cache = config.encoded_cache
 
     def scatter_words():
         fut_state["words"] = _scatter_each(client, vocab.words_array(), hosts)
@@ -414,9 +419,10 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
         attempt[0] += 1
         out = {}
         for k in ks:
-            out[k] = [client.submit(W.encode_shard, shards[i], storage_options, fut_state["words"][hosts[k]], tok,
-                                    config.on_bad_shard, workers=[hosts[k]], allow_other_workers=False,
-                                    pure=False, key=f"w2v-encode-{job}-{attempt[0]}-{i}") for i in mine[k]]
+            out[k] = [client.submit(E.encode_shard_once, shards[i], storage_options, fut_state["words"][hosts[k]],
+                                    tok, config.on_bad_shard, job, i, cache, workers=[hosts[k]],
+                                    allow_other_workers=False, pure=False, key=f"w2v-encode-{job}-{attempt[0]}-{i}")
+                      for i in mine[k]]
         return out
 
     def rehost(reason: str) -> list[int]:
@@ -438,13 +444,67 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
             log.warning("replica %d moves to %s; its shards are read again there", k, hosts[k])
         return lost
 
+    def read_once():
+        """The single read: each shard tokenized and locally encoded on its host, counts summed."""
+        attempt[0] += 1
+        def on(k):
+            return dict(workers=[hosts[k]], allow_other_workers=False, pure=False)
+
+        pairs = {k: [client.submit(E.encode_local, shards[i], storage_options, tok, config.on_bad_shard, job, i,
+                                   cache, config.max_vocab_size, kept[i] if kept else None, **on(k),
+                                   key=f"w2v-local-{job}-{attempt[0]}-{i}") for i in mine[k]] for k in range(K)}
+        local = {k: [client.submit(E.local_part, f, **on(k)) for f in pairs[k]]
+                 for k in range(K)}
+        level = [client.submit(E.local_table, f, **on(k)) for k in range(K) for f in pairs[k]]
+        del pairs  # each pair is freed once its two halves are taken
+        depth = 0
+        while len(level) > 1:
+            depth += 1
+            level = [client.submit(merge_counts, level[i:i + 8], config.max_vocab_size, pure=False,
+                                   key=f"w2v-count-{job}-{attempt[0]}-{depth}-{j}")
+                     for j, i in enumerate(range(0, len(level), 8))]
+        return local, _gather(client, level, hosts, "counting", progress=progress)[0]
+
+    saved = None
+    local_parts = None
+    if resume:
+        saved = ckpt.latest(checkpoint_url, storage_options, load_mats=False)
+        if saved is None:
+            raise _W2VError(f"--resume: no complete checkpoint in {checkpoint_url}")
+        ckpt.check_config(saved.state.get("config", {}), config)
+        vocab = saved.vocab
+        log.info("resuming from %s (%d rounds done)", saved.url, saved.state["rounds_done"])
+    else:
+        for n_try in range(config.max_failures + 1):
+            try:
+                local_parts, counts = read_once()
+                kept = None  # released: the local parts hold what was needed
+                break
+            except _RoundFailed as exc:
+                if n_try == config.max_failures:
+                    raise _W2VError(f"giving up after {n_try + 1} failures while counting: {exc}") from exc
+                log.warning("counting failed (%s); reading again", exc)
+                kept = None
+                rehost(str(exc))
+        vocab = Vocab.from_counts(counts, min_count=config.min_count, max_final_vocab=config.max_final_vocab)
+    stage["vocab"] = time.perf_counter() - t1
+    V, D = len(vocab), config.vector_size
+    log.info("vocabulary: %d words (min_count=%d) from %d tokens", V, config.min_count, vocab.corpus_words)
+
     # Encode each shard on the worker that will train it; the result stays there for all epochs.
     t2 = time.perf_counter()
     parts: dict[int, list] = {k: [] for k in range(K)}
     for n_try in range(config.max_failures + 1):
         try:
             scatter_words()
-            parts = encode(range(K))
+            if local_parts is not None:  # read once: map the local ids to vocabulary ids
+                parts = {k: [client.submit(E.finish_part, f, fut_state["words"][hosts[k]], job, i, cache,
+                                           workers=[hosts[k]], allow_other_workers=False, pure=False,
+                                           key=f"w2v-finish-{job}-{attempt[0]}-{i}")
+                             for f, i in zip(local_parts[k], mine[k])] for k in range(K)}
+                local_parts = None
+            else:
+                parts = encode(range(K))
             # (no blocking distributed.progress here: it would wait forever for a lost worker's shards)
             infos_k = _gather(client, [client.submit(W.partition_info, f, workers=[hosts[k]], pure=False)
                                        for k in range(K) for f in parts[k]], hosts, "encoding",
@@ -829,3 +889,6 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     metrics["central"] = P.describe(part) if part is not None else {"partitioned": False}
     return TrainResult(wv=wv, vocab=vocab, syn1neg=syn1neg if config.negative > 0 else None,
                        syn1=syn1 if config.hs else None, metrics=metrics, syn0=syn0, phrases=phrases, central=part)
+
+
+train_vectors.__doc__ = _train_job.__doc__

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels import train_slice, train_slice_shared, warmup
+from .encoded import part_info, part_offsets, part_words, release_large_arrays, slice_arrays
 
 _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
@@ -99,6 +100,7 @@ def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: 
         The worker's address.
     """
     warmup()
+    release_large_arrays()
     copies = [np.array(m, dtype=np.float32, order="C", copy=True) if copy else np.ascontiguousarray(m, np.float32)
               for m in mats]
     rep = Replica(
@@ -129,7 +131,11 @@ def drop_replica(job_id: str, dask_worker=None) -> bool:
 
 
 def drop_job(job_prefix: str, dask_worker=None) -> int:
-    """Free every replica of this process whose job id starts with ``job_prefix``; how many."""
+    """Free every replica of this process whose job id starts with ``job_prefix``, and remove the
+    jobs' encoded-corpus cache folders (:func:`~w2v_dist.training.encoded.drop_cache`); how many replicas."""
+    from .encoded import drop_cache
+
+    drop_cache(job_prefix, dask_worker)
     with _LOCK:
         keys = [k for k in _REPLICAS if k.startswith(job_prefix)]
         reps = [_REPLICAS.pop(k) for k in keys]
@@ -187,15 +193,13 @@ def encode_shard(shard, storage_options, vocab_words, tokenize_options: dict,
 
 
 def partition_words(part) -> int:
-    """Number of in-vocabulary words (ids) of an encoded partition."""
-    return int(part[0].shape[0])
+    """Number of in-vocabulary words (ids) of an encoded partition (a tuple or an ``EncodedPart``)."""
+    return part_words(part)
 
 
 def partition_info(part) -> dict:
     """``words`` (in-vocabulary ids) and the ``info`` dict of an encoded partition (:func:`encode_shard`)."""
-    info = dict(part[2]) if len(part) > 2 else {}
-    info["words"] = int(part[0].shape[0])
-    return info
+    return part_info(part)
 
 
 def _plan(parts, word_lo: int, word_hi: int, threads: int):
@@ -208,8 +212,11 @@ def _plan(parts, word_lo: int, word_hi: int, threads: int):
     plans: list[list[tuple[int, int, int, int]]] = [[] for _ in range(threads)]
     start = 0
     for p, part in enumerate(parts):
-        ids, offsets = part[0], part[1]
-        n = int(ids.shape[0])
+        n = part_words(part)
+        if not (max(word_lo - start, 0) < min(word_hi - start, n)):
+            start += n
+            continue
+        offsets = part_offsets(part)
         lo, hi = max(word_lo - start, 0), min(word_hi - start, n)
         if lo < hi:
             starts = offsets[:-1]
@@ -237,8 +244,8 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     syn0, syn1neg, syn1 = rep.mats
     t0, t1, t2 = rep.touched[t]
     shared = int(p.get("shared_negatives", 0)) if p["negative"] > 0 else 0
-    for i, (pi, s_lo, s_hi, words) in enumerate(plan):
-        ids, offsets = parts[pi][0], parts[pi][1]
+    for i, (pi, s_lo_part, s_hi_part, words) in enumerate(plan):
+        ids, offsets, s_lo, s_hi = slice_arrays(parts[pi], s_lo_part, s_hi_part)
         a0 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
         done += words
         a1 = alpha_start + (alpha_end - alpha_start) * done / max(total, 1)
@@ -307,11 +314,15 @@ def _keep_pieces(rep: Replica, owners) -> dict:
 
 def take_piece(job_id: str, owner: int) -> list:
     """The rows of owner ``owner`` that this replica changed in its last round, per matrix
-    ``(rows int64 [n], values float32 [n, D])`` (handed out once)."""
+    ``(rows int64 [n], values float32 [n, D])``.
+
+    The pieces stay until the replica's next round replaces them, so a task the scheduler runs
+    again (its result was lost with the owner's worker) gets the same rows.
+    """
     rep = _REPLICAS.get(_key(job_id))
-    if rep is None:
-        raise RuntimeError(f"no replica of {job_id} on {_worker_address()}")
-    return rep.pieces.pop(owner)
+    if rep is None or owner not in rep.pieces:
+        raise RuntimeError(f"no piece for owner {owner} of {job_id} on {_worker_address()}")
+    return rep.pieces[owner]
 
 
 def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str, Any]:
@@ -335,8 +346,9 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
         rows that the merge of that round changed, after it.
-    *parts : (ids int32 [N], offsets int64 [S + 1], info dict)
-        This worker's encoded partitions (:func:`encode_shard`), in stream order.
+    *parts : (ids int32 [N], offsets int64 [S + 1], info dict) or EncodedPart
+        This worker's encoded partitions (:func:`encode_shard`, or the disk cache's handles of
+        :mod:`w2v_dist.training.encoded`, whose sentences are read per round), in stream order.
     after : any
         Ignored: the previous round's result future, passed so that Dask runs this replica's
         rounds in order when they are submitted ahead.

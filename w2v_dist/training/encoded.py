@@ -1,0 +1,365 @@
+"""The encoded corpus on the workers: one read of each shard, and a cache on the worker's disk.
+
+Single pass.  Each shard is read and tokenized once, on the worker that will train it
+(:func:`encode_local`): its tokens are dictionary-encoded against a *local* dictionary (the
+distinct tokens of the shard in order of first appearance, with their counts).  The count tables
+(local dictionary + counts) are summed in a tree reduction into the vocabulary; then
+:func:`finish_part` maps each shard's local ids to vocabulary ids with one ``numpy`` take through
+``pc.index_in(local dictionary, vocabulary)`` (out-of-vocabulary tokens dropped, sentences left
+without a token dropped), which gives exactly what :func:`w2v_dist.vocab.encode` gives on the
+tokenized shard, without reading or tokenizing it a second time.  With the default tokenization
+the read and the local encoding are one Numba scan (:mod:`w2v_dist.corpus.fasttok`); with a
+custom ``token_pattern`` or phrases the shard is tokenized by pyarrow and encoded with
+``pc.dictionary_encode``.
+
+Disk cache (``cache="disk"``, the default).  The local encoding (int32 ids, int64 sentence
+offsets, local dictionary and counts) and then the final encoding (int32 vocabulary ids, int64
+offsets) are ``.npy`` files under the worker's local directory (``distributed``'s
+``Worker.local_directory``, else the system's temporary directory), in a folder per job
+(``w2v-encoded-<job>``).  The driver holds only small :class:`EncodedPart` handles; a training
+round maps the files and copies the sentences it trains (:func:`slice_arrays`), so a worker's
+memory holds the vocabulary-sized replica plus one round's slice, whatever the size of its share
+of the corpus.  The folder is removed when the job ends, also on failure
+(:func:`drop_cache`, called by the driver through ``Client.run``).  ``cache="memory"`` keeps
+the arrays in the workers' memory instead (``(ids, offsets, info)`` tuples, about 4.4 bytes a
+token): no disk needed, memory grows with the corpus.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "encode_local", "finish_part", "encode_shard_once", "slice_arrays",
+           "part_words", "part_info", "cache_dir", "drop_cache", "CACHE_MODES"]
+
+CACHE_MODES = ("disk", "memory")
+_PREFIX = "w2v-encoded-"
+
+
+_MALLOC_SET = False
+
+
+def release_large_arrays() -> None:
+    """Make glibc give the memory of freed large arrays back to the system (once per process).
+
+    glibc serves an allocation from ``mmap`` only above a threshold that it raises up to 32 MiB
+    after each large free (``M_MMAP_THRESHOLD``, dynamic by default), so the many short-lived
+    arrays of the single read and of the rounds end up on the heap, between long-lived objects,
+    and the heap's resident size grows with the number of shards read.  A fixed 1 MiB threshold
+    (``mallopt(M_MMAP_THRESHOLD, 1 MiB)``) keeps every array of 1 MiB or more in its own mapping,
+    unmapped when freed.  Does nothing where glibc is not the C library.
+    """
+    global _MALLOC_SET
+    if _MALLOC_SET:
+        return
+    _MALLOC_SET = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # pragma: no cover - not glibc
+        pass
+
+
+def _local_directory() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().local_directory
+    except (ImportError, ValueError, AttributeError):
+        return tempfile.gettempdir()
+
+
+def cache_dir(job: str, create: bool = True) -> str:
+    """This process's cache folder of ``job``: ``<worker local directory>/w2v-encoded-<job>``."""
+    path = os.path.join(_local_directory(), f"{_PREFIX}{job}")
+    if create:
+        os.makedirs(path, exist_ok=True)
+    return path
+
+
+def drop_cache(job_prefix: str, dask_worker=None) -> int:
+    """Remove this process's cache folders of the jobs whose id starts with ``job_prefix``.
+
+    Returns the number of folders removed (``Client.run`` passes ``dask_worker``).
+    """
+    root = dask_worker.local_directory if dask_worker is not None else _local_directory()
+    n = 0
+    for path in glob.glob(os.path.join(glob.escape(root), f"{_PREFIX}{glob.escape(job_prefix)}*")):
+        shutil.rmtree(path, ignore_errors=True)
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class EncodedPart:
+    """A shard encoded with vocabulary ids, in ``.npy`` files on its worker's disk.
+
+    Attributes
+    ----------
+    ids_path, offsets_path : str
+        int32 [N] vocabulary ids and int64 [S + 1] sentence offsets (``offsets[0] == 0``,
+        ``offsets[-1] == N``), as :func:`w2v_dist.vocab.encode` returns them.
+    words, sentences : int
+        N and S.
+    info : dict
+        ``url``, ``invalid_utf8``, ``error`` (see :func:`w2v_dist.training.worker.encode_shard`).
+    """
+
+    ids_path: str
+    offsets_path: str
+    words: int
+    sentences: int
+    info: dict = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class LocalPart:
+    """A shard encoded against its own dictionary (between the read and the vocabulary).
+
+    ``idx`` int32 [n] and ``offsets`` int64 [S + 1] are arrays (memory) or None with ``path``
+    set (files ``<path>.idx.npy``, ``<path>.off.npy``); ``words`` [D] is the local dictionary
+    (pyarrow strings; None when on disk: ``<path>.words.npy`` / ``<path>.wordoff.npy`` hold its
+    bytes and offsets).  ``n_tokens`` = n.
+    """
+
+    n_tokens: int
+    info: dict
+    path: str | None = None
+    idx: np.ndarray | None = None
+    offsets: np.ndarray | None = None
+    words: pa.Array | None = None
+
+
+def _string_buffers(words: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    words = words.cast(pa.large_string())
+    off = np.frombuffer(words.buffers()[1], dtype=np.int64)[words.offset:words.offset + len(words) + 1]
+    data = words.buffers()[2]
+    raw = np.frombuffer(data, dtype=np.uint8)[off[0]:off[-1]] if data is not None else np.zeros(0, np.uint8)
+    return raw, off - off[0]
+
+
+def _strings(raw: np.ndarray, off: np.ndarray) -> pa.Array:
+    typ, ot = (pa.string(), np.int32) if off[-1] < 2**31 - 1 else (pa.large_string(), np.int64)
+    return pa.Array.from_buffers(typ, off.size - 1, [None, pa.py_buffer(off.astype(ot)), pa.py_buffer(raw)])
+
+
+def _save(path: str, arr: np.ndarray) -> None:
+    with open(path, "wb") as fh:
+        np.save(fh, arr, allow_pickle=False)
+
+
+def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=None):
+    """(local dictionary [D], idx int32 [n], offsets int64 [S + 1], counts int64 [D]) of a shard."""
+    from ..corpus import DEFAULT_TOKEN_PATTERN, read_lines, read_tokenize
+    from ..corpus.fasttok import tokenize_encode
+
+    tok = dict(tokenize_options)
+    pattern = tok.get("token_pattern")
+    if source is not None:  # the shard as learn_phrases kept it: only its last pass remains to apply
+        model = tok["phrases"]
+        sentences = model.apply(source, start=len(model.passes) - 1)
+    elif tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
+        return tokenize_encode(read_lines(shard, storage_options, stats), lowercase=tok.get("lowercase", True),
+                               max_sentence_length=tok.get("max_sentence_length", 10000))
+    else:
+        sentences = read_tokenize(shard, storage_options, stats=stats, **tok)
+    if isinstance(sentences, pa.ChunkedArray):
+        sentences = sentences.combine_chunks()
+    values = pc.list_flatten(sentences)
+    offsets = np.asarray(sentences.offsets).astype(np.int64)
+    offsets = offsets - offsets[0]
+    if len(values) == 0:
+        return pa.array([], pa.string()), np.zeros(0, np.int32), offsets, np.zeros(0, np.int64)
+    enc = pc.dictionary_encode(values)
+    idx = np.asarray(enc.indices).astype(np.int32, copy=False)
+    words = enc.dictionary.cast(pa.string()) if enc.dictionary.type != pa.string() else enc.dictionary
+    return words, idx, offsets, np.bincount(idx, minlength=len(words)).astype(np.int64)
+
+
+def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: str, job: str, index: int,
+                 cache: str = "disk", max_vocab_size: int | None = None, source=None) -> tuple[LocalPart, pa.Table]:
+    """Worker task: read, tokenize and locally encode one shard; return it and its count table.
+
+    Parameters
+    ----------
+    shard : Shard
+    storage_options : dict
+    tokenize_options : dict
+        ``lowercase``, ``max_sentence_length``, optionally ``token_pattern`` and ``phrases``.
+    on_bad_shard : {"error", "skip"}
+        ``"skip"``: an unreadable shard becomes an empty partition whose ``info["error"]`` says why.
+    job : str
+        Job id (names the cache folder).
+    index : int
+        The shard's position in the job's shard list (names its files).
+    cache : {"disk", "memory"}
+        Where the local encoding waits for the vocabulary.
+    max_vocab_size : int, optional
+        Prune the count table as :func:`w2v_dist.vocab.merge_counts` (approximate counts).
+    source : kept partition, optional
+        The shard as :func:`w2v_dist.phrases.learn_phrases` kept it (``keep_partitions``): used
+        instead of reading the shard; the phrase model's last pass is applied to it.
+
+    Returns
+    -------
+    (LocalPart, pyarrow.Table)
+        The part, and its count table (``word``, ``count``; metadata ``w2v.corpus_words``).
+
+    Raises
+    ------
+    CorpusError
+        The shard cannot be read and ``on_bad_shard`` is ``"error"``.
+    """
+    from ..errors import CorpusError
+    from ..vocab import _empty_counts, _with_meta, merge_counts
+
+    release_large_arrays()
+    stats = {"invalid_utf8": 0}
+    try:
+        words, idx, offsets, counts = _tokens(shard, storage_options, tokenize_options, stats, source)
+        info = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
+    except CorpusError as exc:
+        if on_bad_shard != "skip":
+            raise
+        words, idx, offsets, counts = pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64), \
+            np.zeros(0, np.int64)
+        info = {"url": shard.url, "invalid_utf8": 0, "error": str(exc)}
+    table = _with_meta(pa.table({"word": words, "count": pa.array(counts, pa.int64())}), int(idx.size), 1) \
+        if len(words) else _empty_counts()
+    if max_vocab_size is not None and table.num_rows > max_vocab_size:
+        table = merge_counts([table], max_vocab_size)
+    if cache == "memory":
+        return LocalPart(int(idx.size), info, idx=idx, offsets=offsets, words=words), table
+    path = os.path.join(cache_dir(job), f"local-{index}")
+    raw, woff = _string_buffers(words)
+    for ext, arr in ((".idx.npy", idx), (".off.npy", offsets), (".words.npy", raw), (".wordoff.npy", woff)):
+        _save(path + ext, arr)
+    return LocalPart(int(idx.size), info, path=path), table
+
+
+def local_table(pair) -> pa.Table:
+    """The count table of an :func:`encode_local` result."""
+    return pair[1]
+
+
+def local_part(pair) -> LocalPart:
+    """The part of an :func:`encode_local` result."""
+    return pair[0]
+
+
+def _remap(words: pa.Array, idx: np.ndarray, offsets: np.ndarray, vocab_words: pa.Array):
+    """Local ids -> vocabulary ids (OOV dropped, empty sentences dropped), as :func:`w2v_dist.vocab.encode`."""
+    if len(words) == 0 or idx.size == 0:
+        return np.zeros(0, np.int32), np.zeros(1, np.int64)
+    if words.type != vocab_words.type:
+        words = words.cast(vocab_words.type)
+    table = np.asarray(pc.index_in(words, value_set=vocab_words).fill_null(-1)).astype(np.int32)
+    ids = table[idx]
+    keep = ids >= 0
+    if not keep.all():
+        ids = ids[keep]
+        kept_before = np.zeros(keep.size + 1, dtype=np.int64)
+        np.cumsum(keep, out=kept_before[1:])
+        ends = kept_before[offsets]
+    else:
+        ends = offsets
+    lens = np.diff(ends)
+    lens = lens[lens > 0]
+    out = np.zeros(lens.size + 1, dtype=np.int64)
+    np.cumsum(lens, out=out[1:])
+    return np.ascontiguousarray(ids, dtype=np.int32), out
+
+
+def finish_part(local: LocalPart, vocab_words: pa.Array, job: str, index: int, cache: str = "disk"):
+    """Worker task: vocabulary ids of a locally encoded shard (one take through the local dictionary).
+
+    Returns
+    -------
+    EncodedPart (``cache="disk"``; the local files are removed) or (ids int32 [N], offsets int64 [S + 1], info)
+    """
+    if local.path is None:
+        words, idx, offsets = local.words, local.idx, local.offsets
+    else:
+        idx = np.load(local.path + ".idx.npy")
+        offsets = np.load(local.path + ".off.npy")
+        words = _strings(np.load(local.path + ".words.npy"), np.load(local.path + ".wordoff.npy"))
+    ids, off = _remap(words, idx, offsets, vocab_words)
+    del idx, words
+    if local.path is not None:
+        for ext in (".idx.npy", ".off.npy", ".words.npy", ".wordoff.npy"):
+            try:
+                os.remove(local.path + ext)
+            except OSError:
+                pass
+    if cache == "memory":
+        return ids, off, dict(local.info)
+    path = os.path.join(cache_dir(job), f"part-{index}")
+    _save(path + ".ids.npy", ids)
+    _save(path + ".off.npy", off)
+    return EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), dict(local.info))
+
+
+def encode_shard_once(shard, storage_options, vocab_words, tokenize_options: dict, on_bad_shard: str, job: str,
+                      index: int, cache: str = "disk"):
+    """Worker task: read and encode one shard with a known vocabulary (resume, a lost worker's shards).
+
+    Same result as :func:`encode_local` then :func:`finish_part`.
+    """
+    local, _ = encode_local(shard, storage_options, tokenize_options, on_bad_shard, job, index, "memory")
+    ids, off, info = finish_part(local, vocab_words, job, index, "memory")
+    if cache == "memory":
+        return ids, off, info
+    path = os.path.join(cache_dir(job), f"part-{index}")
+    _save(path + ".ids.npy", ids)
+    _save(path + ".off.npy", off)
+    return EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), info)
+
+
+def part_words(part) -> int:
+    """In-vocabulary words N of an encoded part (either form)."""
+    return part.words if isinstance(part, EncodedPart) else int(part[0].shape[0])
+
+
+def part_info(part) -> dict:
+    """``info`` of an encoded part (either form) with ``words`` added."""
+    info = dict(part.info if isinstance(part, EncodedPart) else (part[2] if len(part) > 2 else {}))
+    info["words"] = part_words(part)
+    return info
+
+
+def part_offsets(part) -> np.ndarray:
+    """int64 [S + 1] sentence offsets of a part (memory-mapped for an :class:`EncodedPart`)."""
+    if isinstance(part, EncodedPart):
+        return np.load(part.offsets_path, mmap_mode="r")
+    return part[1]
+
+
+def slice_arrays(part, s_lo: int, s_hi: int) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """The arrays a kernel needs for sentences ``[s_lo, s_hi)`` of a part.
+
+    Returns ``(ids, offsets, lo, hi)`` such that training sentences ``lo .. hi-1`` of
+    ``(ids, offsets)`` trains exactly sentences ``s_lo .. s_hi-1`` of the part: the part's own
+    arrays for a part in memory; for an :class:`EncodedPart`, copies of just those sentences
+    (int32 ids, int64 offsets rebased to 0) read through a memory map that is closed again, so
+    only the slice stays resident.
+    """
+    if not isinstance(part, EncodedPart):
+        return part[0], part[1], s_lo, s_hi
+    off_map = np.load(part.offsets_path, mmap_mode="r")
+    off = np.array(off_map[s_lo:s_hi + 1], dtype=np.int64)
+    del off_map
+    ids_map = np.load(part.ids_path, mmap_mode="r")
+    ids = np.array(ids_map[off[0]:off[-1]], dtype=np.int32)
+    del ids_map
+    off -= off[0]
+    return ids, off, 0, s_hi - s_lo
