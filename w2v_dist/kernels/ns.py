@@ -354,27 +354,61 @@ def ns_update(l1, l1_row, syn1neg, targets, alpha, neu1e, touched1, compute_loss
     if n == 0:
         return loss
     pos = targets[0]
-    for d in range(n):
-        t = targets[d]
-        if d == 0:
-            label = _ONE
-        else:
-            if t == pos:
-                continue
-            label = _ZERO
-        f = _dot32_simd(l1, l1_row, syn1neg, t)
-        e = np.exp(-f)
-        g = (label - _ONE / (_ONE + e)) * a32
-        for c in range(D):
-            wc = syn1neg[t, c]
-            neu1e[c] += g * wc
-            syn1neg[t, c] = wc + g * l1[l1_row, c]
-        touched1[t] = 1
-        if compute_loss:
-            prod, loss = _loss_term(f, e, d != 0, prod, loss)
+    d = 0
+    # Without a repeated noise word no row is trained twice, so no update changes a later
+    # target's dot product: four dots (and exps) at a time, as hs_update (bit-identical to one
+    # target at a time); with one, blocks of one target (its dots past the first discarded).
+    bs = 4 if _distinct_targets(targets, n) else 1
+    last = n - 1
+    while d < n:
+        tt = (targets[d], targets[min(d + 1, last)], targets[min(d + 2, last)],
+              targets[min(d + 3, last)])
+        f = (_dot32_simd(l1, l1_row, syn1neg, tt[0]), _dot32_simd(l1, l1_row, syn1neg, tt[1]),
+             _dot32_simd(l1, l1_row, syn1neg, tt[2]), _dot32_simd(l1, l1_row, syn1neg, tt[3]))
+        e = (np.exp(-f[0]), np.exp(-f[1]), np.exp(-f[2]), np.exp(-f[3]))
+        for q in range(min(n - d, bs)):  # one copy of the target code (compile time), in order
+            if (d + q == 0) or tt[q] != pos:
+                prod, loss = _ns_node(l1, l1_row, syn1neg, tt[q], d + q != 0, f[q], e[q], a32,
+                                      neu1e, touched1, compute_loss, prod, loss)
+        d += bs
     if compute_loss:
         loss += np.log(prod)
     return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _distinct_targets(targets, n):
+    """True when no noise word of ``targets[1:n]`` other than ``targets[0]`` occurs twice."""
+    pos = targets[0]
+    for d in range(2, n):
+        t = targets[d]
+        if t == pos:
+            continue
+        for q in range(1, d):
+            if targets[q] == t:
+                return False
+    return True
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ns_node(l1, l1_row, syn1neg, t, noise, f, e, a32, neu1e, touched1, compute_loss, prod, loss):
+    """One target of :func:`ns_update` given ``f = dot32(l1[l1_row], syn1neg[t])``, ``e = exp(-f)``.
+
+    Label 0 when ``noise`` else 1; ``g = (label - 1 / (1 + e)) * a32``, ``neu1e += g *
+    syn1neg[t]``, ``syn1neg[t] += g * l1[l1_row]``; flags ``touched1[t]``; adds the loss
+    (:func:`_loss_term`). Returns ``(prod, loss)``.
+    """
+    D = syn1neg.shape[1]
+    label = _ZERO if noise else _ONE
+    g = (label - _ONE / (_ONE + e)) * a32
+    for c in range(D):
+        wc = syn1neg[t, c]
+        neu1e[c] += g * wc
+        syn1neg[t, c] = wc + g * l1[l1_row, c]
+    touched1[t] = 1
+    if compute_loss:
+        prod, loss = _loss_term(f, e, noise, prod, loss)
+    return prod, loss
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -423,25 +457,51 @@ def hs_update(l1, l1_row, syn1, points, codes, codelens, word, alpha, neu1e, tou
     A word with ``codelens[word] == 0`` (V == 1) is a no-op.
     """
     a32 = np.float32(alpha)
-    D = syn1.shape[1]
     loss = 0.0
     prod = 1.0
-    for d in range(codelens[word]):
-        p = points[word, d]
-        code = codes[word, d]
-        f = _dot32_simd(l1, l1_row, syn1, p)
-        e = np.exp(-f)
-        g = (_ONE - np.float32(code) - _ONE / (_ONE + e)) * a32
-        for c in range(D):
-            wc = syn1[p, c]
-            neu1e[c] += g * wc
-            syn1[p, c] = wc + g * l1[l1_row, c]
-        touched2[p] = 1
-        if compute_loss:
-            prod, loss = _loss_term(f, e, code != 0, prod, loss)
+    L = np.int64(codelens[word])
+    d = np.int64(0)
+    # The path's nodes are distinct rows and l1 is not syn1, so node d's update changes none of
+    # the dot products of the nodes after it: four dots (and their exps) are issued together,
+    # independent chains the CPU overlaps, then the four updates run in path order. Same
+    # operations on the same values as one node at a time: bit-identical results.
+    while d < L:
+        m = L - d  # nodes in this block: min(m, 4); the dots past the path's end are discarded
+        last = L - 1
+        p0 = points[word, d]
+        p1 = points[word, min(d + 1, last)]
+        p2 = points[word, min(d + 2, last)]
+        p3 = points[word, min(d + 3, last)]
+        f = (_dot32_simd(l1, l1_row, syn1, p0), _dot32_simd(l1, l1_row, syn1, p1),
+             _dot32_simd(l1, l1_row, syn1, p2), _dot32_simd(l1, l1_row, syn1, p3))
+        e = (np.exp(-f[0]), np.exp(-f[1]), np.exp(-f[2]), np.exp(-f[3]))
+        pp = (p0, p1, p2, p3)
+        for q in range(min(m, 4)):  # one copy of the node code (compile time), in path order
+            prod, loss = _hs_node(l1, l1_row, syn1, pp[q], codes[word, d + q], f[q], e[q], a32,
+                                  neu1e, touched2, compute_loss, prod, loss)
+        d += 4
     if compute_loss:
         loss += np.log(prod)
     return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _hs_node(l1, l1_row, syn1, p, code, f, e, a32, neu1e, touched2, compute_loss, prod, loss):
+    """One node of :func:`hs_update` given its ``f = dot32(l1[l1_row], syn1[p])`` and ``e = exp(-f)``.
+
+    ``g = (1 - code - 1 / (1 + e)) * a32; neu1e += g * syn1[p]; syn1[p] += g * l1[l1_row]``;
+    flags ``touched2[p]``; adds the node's loss with :func:`_loss_term`. Returns ``(prod, loss)``.
+    """
+    D = syn1.shape[1]
+    g = (_ONE - np.float32(code) - _ONE / (_ONE + e)) * a32
+    for c in range(D):
+        wc = syn1[p, c]
+        neu1e[c] += g * wc
+        syn1[p, c] = wc + g * l1[l1_row, c]
+    touched2[p] = 1
+    if compute_loss:
+        prod, loss = _loss_term(f, e, code != 0, prod, loss)
+    return prod, loss
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
