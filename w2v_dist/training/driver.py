@@ -531,11 +531,7 @@ def train_vectors(client, inputs: Sequence[str], config: Config, *, storage_opti
     # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
     # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
     # from a checkpoint trains exactly as the uninterrupted one.
-    # With one replica nothing is merged, so the next round is always submitted ahead (lag 2; it
-    # waits on this one through ``after``) and the worker starts it as soon as this one ends:
-    # the driver's and the scheduler's round trip leave the critical path.  Not with
-    # ``checkpoint_minutes``: a time-based checkpoint fetches the replica, which must not train.
-    lag = 2 if (K > 1 and config.overlap) or (K == 1 and not config.checkpoint_minutes) else 1
+    lag = 2 if (K > 1 and config.overlap) else 1
     submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
