@@ -67,6 +67,14 @@ Performance notes
   weight arrays (atomic increments on the same counter would contend between
   Hogwild threads). For the same reason rows are indexed as ``a[row, c]``
   and never sliced into views.
+* :func:`hs_update` and :func:`ns_update` compute four dot products and
+  ``exp``s before applying the four updates in order (the path's nodes are
+  distinct rows; NS does so only when no noise word repeats): independent
+  chains the CPU overlaps, bit-identical to one output at a time (+41% for
+  the HS kernels, +17% CBOW-NS, see benchmarks/README.md). The loss of a
+  step is one ``log`` of a product of the sigmoid's own ``1 + exp(-f)``
+  (:func:`_loss_term`; the float64 ``exp`` + ``log1p`` per output it
+  replaces was 42% of the skip-gram HS profile).
 * ``train_slice`` compiles its shared loop three times with constant
   ``(hs, ns)`` flags (NS only / HS only / both), so the NS-only path has no
   HS branch in it and runs as fast as before HS was added.
