@@ -3,19 +3,26 @@
 
     python benchmarks/bench_kernel.py --inputs 'data/demo/*.txt.gz'
     python benchmarks/bench_kernel.py --models sg cbow --shared 0 1 2 4 8 --max-words 4000000
+    python benchmarks/bench_kernel.py --models sg-hs cbow-hs --max-words 4000000
+    python benchmarks/bench_kernel.py --models sg --threads 2 --max-words 4000000   # Hogwild, 2 threads
 
 No Dask, no rounds: the corpus is read, counted and encoded once (w2v-dist's own functions), then
-each kernel trains one epoch over it from the same initial weights, in this thread, after a
-warm-up call (compilation is not timed).  Speed is effective words per CPU second of this process
-(``time.process_time``; the kernel runs in this one thread), which a busy machine disturbs less
-than wall time; the best of ``--repeat`` runs is kept.  Parameters as ``bench_word2vec.py`` (negative=5,
-window=5, vector_size=100, min_count=5, sample=1e-3; alpha 0.025 SG, 0.05 CBOW).
+each kernel trains one epoch over it from the same initial weights, after a warm-up call
+(compilation is not timed).  Speed is effective words per CPU second (``time.thread_time`` of
+each training thread, summed over the threads), which a busy machine disturbs less than wall
+time; the best of ``--repeat`` runs is kept.  With ``--threads T`` the sentences are cut in T
+equal word ranges trained at once by T Python threads on the same matrices (Hogwild, as a
+worker's threads share its replica); the per-CPU-second figure then shows what the threads cost
+each other (shared rows, caches), and ``wall`` what they reach together.  Parameters as
+``bench_word2vec.py`` (negative=5, window=5, vector_size=100, min_count=5, sample=1e-3; alpha
+0.025 SG, 0.05 CBOW; the ``-hs`` models are hs=1, negative=0).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -23,6 +30,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import SHARED, cpu_model  # noqa: E402
+
+MODELS = {"sg": (1, 0.025, 0), "cbow": (0, 0.05, 0), "sg-hs": (1, 0.025, 1), "cbow-hs": (0, 0.05, 1)}
 
 
 def encoded(inputs, max_words):
@@ -43,45 +52,84 @@ def encoded(inputs, max_words):
     return vocab, np.concatenate(ids), np.concatenate(offs)
 
 
+def run_threads(fn, arg_lists):
+    """Run ``fn(*args)`` for every args in threads at once; (results, wall s, summed thread CPU s)."""
+    out = [None] * len(arg_lists)
+    cpu = [0.0] * len(arg_lists)
+
+    def go(i):
+        c0 = time.thread_time()
+        out[i] = fn(*arg_lists[i])
+        cpu[i] = time.thread_time() - c0
+
+    ths = [threading.Thread(target=go, args=(i,)) for i in range(len(arg_lists))]
+    t0 = time.perf_counter()
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join()
+    return out, time.perf_counter() - t0, sum(cpu)
+
+
 def main() -> None:
-    from w2v_dist.kernels import train_slice, train_slice_shared, warmup
+    from w2v_dist.kernels import build_huffman, train_slice, train_slice_shared, warmup
     from w2v_dist.training.driver import initial_weights
     from w2v_dist.vocab import keep_probabilities, noise_cum_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", nargs="+", default=[str(SHARED / "corpora/real-en/text/*.txt.gz")])
-    ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=["sg", "cbow"])
+    ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=list(MODELS))
     ap.add_argument("--shared", nargs="+", type=int, default=[0, 1],
-                    help="shared_negatives values to time (0 = exact train_slice)")
+                    help="shared_negatives values to time (0 = exact train_slice; NS models only)")
     ap.add_argument("--max-words", type=int, default=0, help="use only the first shards up to this many words")
     ap.add_argument("--no-loss", action="store_true", help="compute_loss=0 (the default config computes it)")
     ap.add_argument("--repeat", type=int, default=1, help="timings per configuration (the best is kept)")
+    ap.add_argument("--threads", type=int, default=1, help="Hogwild threads on the same matrices")
+    ap.add_argument("--cache", help="an .npz file keeping the encoded tokens between runs (made if missing)")
     args = ap.parse_args()
 
     warmup()
-    vocab, ids, offsets = encoded(args.inputs, args.max_words)
-    V, D, S = len(vocab.words), 100, offsets.shape[0] - 1
-    keep = keep_probabilities(vocab.counts, 1e-3)
-    cum = noise_cum_table(vocab.counts, 0.75)
+    if args.cache and Path(args.cache).exists():
+        z = np.load(args.cache)
+        counts, ids, offsets = z["counts"], z["ids"], z["offsets"]
+    else:
+        vocab, ids, offsets = encoded(args.inputs, args.max_words)
+        counts = np.asarray(vocab.counts, dtype=np.int64)
+        if args.cache:
+            np.savez(args.cache, counts=counts, ids=ids, offsets=offsets)
+    V, D, S = counts.shape[0], 100, offsets.shape[0] - 1
+    keep = keep_probabilities(counts, 1e-3)
+    cum = noise_cum_table(counts, 0.75)
+    huff = build_huffman(counts)
     dummy = (np.zeros((1, D), np.float32), np.zeros((1, 1), np.int32), np.zeros((1, 1), np.uint8),
              np.zeros(1, np.int32))
-    print(f"CPU: {cpu_model()}; {ids.shape[0]:,} words, {S:,} sentences, V={V:,}, D={D}, one thread, one epoch, "
-          f"compute_loss={int(not args.no_loss)}\n")
-    print("| model | mode | wall s | CPU s | effective words per CPU second | loss per word | vs exact |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    T = max(1, args.threads)
+    cuts = [int(np.searchsorted(offsets[:-1], ids.shape[0] * t // T, "left")) for t in range(T)] + [S]
+    print(f"CPU: {cpu_model()}; {ids.shape[0]:,} words, {S:,} sentences, V={V:,}, D={D}, {T} thread(s), "
+          f"one epoch, compute_loss={int(not args.no_loss)}\n")
+    print("| model | mode | threads | wall s | CPU s | effective words per CPU second | effective words per wall second | loss per word | vs exact |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for model in args.models:
-        sg, alpha = (1, 0.025) if model == "sg" else (0, 0.05)
+        sg, alpha, hs = MODELS[model]
+        neg = 0 if hs else 5
         base = None
-        for sh in args.shared:
+        for sh in (args.shared if not hs else [0]):
             best = None
             for _ in range(args.repeat):
-                syn0, syn1neg, _ = initial_weights(V, D, 1, 5, 0)
-                t = [np.zeros(V, np.uint8), np.zeros(V, np.uint8), np.zeros(1, np.uint8)]
-                a = (syn0, syn1neg, dummy[0], ids, offsets, 0, S, keep, cum, dummy[1], dummy[2], dummy[3],
-                     sg, 1, 5, 5, 0, alpha, 0.0001, 1, t[0], t[1], t[2], int(not args.no_loss))
-                t0, c0 = time.perf_counter(), time.process_time()
-                raw, eff, loss = train_slice(*a) if sh == 0 else train_slice_shared(*a, sh)
-                dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+                syn0, syn1neg, syn1 = initial_weights(V, D, 1, neg, hs)
+                if hs:
+                    tabs = (keep, np.ones(1, np.int64)) + huff
+                else:
+                    tabs = (keep, cum) + dummy[1:]
+                t = [np.zeros(V, np.uint8), np.zeros(syn1neg.shape[0], np.uint8), np.zeros(syn1.shape[0], np.uint8)]
+                arg_lists = []
+                for k in range(T):
+                    a = (syn0, syn1neg, syn1, ids, offsets, cuts[k], cuts[k + 1], *tabs,
+                         sg, 1, 5, neg, hs, alpha, 0.0001, 1 + 7919 * k, t[0], t[1], t[2], int(not args.no_loss))
+                    arg_lists.append(a if sh == 0 else a + (sh,))
+                res, dt, cpu = run_threads(train_slice if sh == 0 else train_slice_shared, arg_lists)
+                eff = sum(int(r[1]) for r in res)
+                loss = sum(float(r[2]) for r in res)
                 if best is None or cpu < best[1]:
                     best = (dt, cpu, eff, loss)
             dt, cpu, eff, loss = best
@@ -89,7 +137,8 @@ def main() -> None:
             base = base or (wps if sh == 0 else None)
             mode = "exact" if sh == 0 else f"shared_negatives={sh}"
             rel = f"{wps / base:.2f}x" if base else ""
-            print(f"| {model} | {mode} | {dt:.1f} | {cpu:.1f} | {wps:,.0f} | {loss / max(eff, 1):.3f} | {rel} |", flush=True)
+            print(f"| {model} | {mode} | {T} | {dt:.1f} | {cpu:.1f} | {wps:,.0f} | {eff / dt:,.0f} | "
+                  f"{loss / max(eff, 1):.3f} | {rel} |", flush=True)
 
 
 if __name__ == "__main__":
