@@ -91,7 +91,7 @@ class Config:
     tls_ca_file: str | None = _f(None, "TLS to the scheduler: CA certificate file (PEM)", "cluster")
     tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
-    sync_every: int = _f(200_000, "words per worker between merges into the central copy", "train")
+    sync_every: int = _f(100_000, "words per worker between merges into the central copy", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
