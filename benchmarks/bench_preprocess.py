@@ -31,17 +31,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import SHARED, cpu_model, tokenize_to_file  # noqa: E402
+from harness import SHARED, cpu_model, run_sampled, tokenize_to_file  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INPUTS = [str(SHARED / "corpora/real-en/text/*.txt.gz")]
 TOK = {"lowercase": True, "max_sentence_length": 10000}
 
@@ -160,45 +157,32 @@ def run_child(cmd: list[str], sample_tree: bool = False) -> tuple[dict, dict]:
     """Run a child printing ``RESULT {json}``; peak RSS (MiB) of it and of each child process."""
     import psutil
 
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     peaks: dict[int, float] = {}
     timeline: list = []
     t_start = time.perf_counter()
     names: dict[int, str] = {}
-    stop = threading.Event()
+    root_pid: list[int] = []
 
-    def sample():
-        root = psutil.Process(proc.pid)
-        while not stop.is_set():
+    def sample(root) -> None:
+        if not root_pid:
+            root_pid.append(root.pid)
+        for p in [root] + (root.children(recursive=True) if sample_tree else []):
             try:
-                procs = [root] + (root.children(recursive=True) if sample_tree else [])
-                for p in procs:
-                    try:
-                        rss = p.memory_info().rss
-                        if p.pid not in names:
-                            cl = " ".join(p.cmdline())
-                            names[p.pid] = ("driver" if p.pid == proc.pid else
-                                            "tracker" if "resource_tracker" in cl else "worker")
-                        peaks[p.pid] = max(peaks.get(p.pid, 0), rss / 2**20)
-                        if names[p.pid] == "worker" and int((time.perf_counter() - t_start) * 10) % 50 == 0:
-                            timeline.append((round(time.perf_counter() - t_start), p.pid, round(rss / 2**20)))
-                    except psutil.Error:
-                        pass
+                rss = p.memory_info().rss
+                if p.pid not in names:
+                    cl = " ".join(p.cmdline())
+                    names[p.pid] = ("driver" if p.pid == root.pid else
+                                    "tracker" if "resource_tracker" in cl else "worker")
+                peaks[p.pid] = max(peaks.get(p.pid, 0), rss / 2**20)
+                if names[p.pid] == "worker" and int((time.perf_counter() - t_start) * 10) % 50 == 0:
+                    timeline.append((round(time.perf_counter() - t_start), p.pid, round(rss / 2**20)))
             except psutil.Error:
                 pass
-            time.sleep(0.1)
 
-    th = threading.Thread(target=sample, daemon=True)
-    th.start()
-    out, _ = proc.communicate()
-    stop.set()
-    th.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}")
-    res = json.loads([x for x in out.splitlines() if x.startswith("RESULT ")][-1][7:])
+    res, _ = run_sampled(cmd, sample)
     if os.environ.get("W2V_BENCH_TIMELINE"):
         print("timeline (s, pid, MiB):", timeline, file=sys.stderr)
-    mem = {"driver": peaks.get(proc.pid, 0.0),
+    mem = {"driver": peaks.get(root_pid[0], 0.0) if root_pid else 0.0,
            "workers": sorted(v for p, v in peaks.items() if names.get(p) == "worker")}
     return res, mem
 

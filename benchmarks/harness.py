@@ -52,9 +52,10 @@ def tokenize_to_file(inputs: list[str], path: Path) -> int:
     return n
 
 
-def measure(cmd: list[str]) -> tuple[dict, float, float]:
-    """Run a child that prints ``RESULT {json}``; return that dict, wall seconds and the peak
-    resident memory of its process tree in MiB (sampled every 0.1 s).
+def run_sampled(cmd: list[str], on_sample) -> tuple[dict, float]:
+    """Run a child that prints ``RESULT {json}``, calling ``on_sample(psutil.Process)`` with the
+    child every 0.1 s while it runs (``psutil.Error`` from a process that just ended is ignored);
+    return that dict and the wall seconds.
 
     Raises
     ------
@@ -63,16 +64,13 @@ def measure(cmd: list[str]) -> tuple[dict, float, float]:
     """
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    peak = 0
     stop = threading.Event()
 
     def sample():
-        nonlocal peak
         ps = psutil.Process(proc.pid)
         while not stop.is_set():
             try:
-                rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
-                peak = max(peak, rss)
+                on_sample(ps)
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -85,4 +83,23 @@ def measure(cmd: list[str]) -> tuple[dict, float, float]:
     if proc.returncode != 0:
         raise SystemExit(f"child failed ({proc.returncode}): {' '.join(cmd)}")
     line = [x for x in out.splitlines() if x.startswith("RESULT ")][-1]
-    return json.loads(line[7:]), time.perf_counter() - t0, peak / 2**20
+    return json.loads(line[7:]), time.perf_counter() - t0
+
+
+def measure(cmd: list[str]) -> tuple[dict, float, float]:
+    """Run a child that prints ``RESULT {json}``; return that dict, wall seconds and the peak
+    resident memory of its process tree in MiB (sampled every 0.1 s).
+
+    Raises
+    ------
+    SystemExit
+        The child exited with a non-zero status.
+    """
+    peak = [0]
+
+    def tree_rss(ps) -> None:
+        rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+        peak[0] = max(peak[0], rss)
+
+    res, wall = run_sampled(cmd, tree_rss)
+    return res, wall, peak[0] / 2**20

@@ -664,14 +664,8 @@ class WordVectors:
         vectors = np.ascontiguousarray(self.vectors, dtype="<f4")
         _write_atomically(f"{base}/vectors.npy", lambda f: np.lib.format.write_array(f, vectors, allow_pickle=False),
                           storage_options)
-        if write_vocab:
-            cols = {"word": pa.array(self.index_to_key, type=pa.string())}
-            if self.counts is not None:
-                cols["count"] = pa.array(self.counts, type=pa.int64())
-            _write_parquet(f"{base}/vocab.parquet", pa.table(cols), storage_options)
-        meta = {"format": NATIVE_FORMAT, "version": 1, "vocab_size": len(self), "vector_size": self.vector_size,
-                "dtype": "float32", "has_counts": self.counts is not None, **(metadata or {})}
-        _write_atomically(f"{base}/vectors.json", json.dumps(meta, indent=2).encode("utf-8"), storage_options)
+        _write_native_meta(base, self.index_to_key, self.counts, self.vector_size, metadata, write_vocab,
+                           storage_options)
 
     @classmethod
     def load(cls, url: str, mmap: str | None = "r", storage_options: dict | None = None) -> "WordVectors":
@@ -932,6 +926,26 @@ def _binary_rows(words: list[str], vectors: np.ndarray) -> bytes:
         parts.append(raw[i * step:(i + 1) * step])
         parts.append(b"\n")
     return b"".join(parts)
+
+
+def _write_native_meta(base: str, words, counts, vector_size: int, metadata: dict | None, write_vocab: bool,
+                       storage_options: dict | None) -> None:
+    """The native format's ``vocab.parquet`` (words, and counts when known; if ``write_vocab``) and
+    ``vectors.json``, written after ``vectors.npy`` (each file atomically).
+
+    Raises
+    ------
+    W2VError
+        If a file cannot be written.
+    """
+    if write_vocab:
+        cols = {"word": pa.array(words, type=pa.string())}
+        if counts is not None:
+            cols["count"] = pa.array(counts, type=pa.int64())
+        _write_parquet(f"{base}/vocab.parquet", pa.table(cols), storage_options)
+    meta = {"format": NATIVE_FORMAT, "version": 1, "vocab_size": len(words), "vector_size": vector_size,
+            "dtype": "float32", "has_counts": counts is not None, **(metadata or {})}
+    _write_atomically(f"{base}/vectors.json", json.dumps(meta, indent=2).encode("utf-8"), storage_options)
 
 
 def _write_atomically(url: str, payload, storage_options: dict | None) -> None:

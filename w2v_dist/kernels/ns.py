@@ -499,17 +499,11 @@ def _hs_node(l1, l1_row, syn1, p, code, f, e, a32, neu1e, touched2, compute_loss
 
     ``g = (1 - code - 1 / (1 + e)) * a32; neu1e += g * syn1[p]; syn1[p] += g * l1[l1_row]``;
     flags ``touched2[p]``; adds the node's loss with :func:`_loss_term`. Returns ``(prod, loss)``.
+
+    This is :func:`_ns_node` with label ``1 - code`` (code 1 is a "noise" label 0): the same
+    float32 operations, so the same bits.
     """
-    D = syn1.shape[1]
-    g = (_ONE - np.float32(code) - _ONE / (_ONE + e)) * a32
-    for c in range(D):
-        wc = syn1[p, c]
-        neu1e[c] += g * wc
-        syn1[p, c] = wc + g * l1[l1_row, c]
-    touched2[p] = 1
-    if compute_loss:
-        prod, loss = _loss_term(f, e, code != 0, prod, loss)
-    return prod, loss
+    return _ns_node(l1, l1_row, syn1, p, code != 0, f, e, a32, neu1e, touched2, compute_loss, prod, loss)
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")

@@ -489,11 +489,7 @@ class BlockVectors:
     def save(self, url: str, storage_options: dict | None = None, metadata: dict | None = None,
              write_vocab: bool = True) -> None:
         """As :meth:`WordVectors.save <w2v_dist.vectors.WordVectors.save>` (``vectors.npy`` written block by block)."""
-        import json
-
-        import pyarrow as pa
-
-        from ..vectors import NATIVE_FORMAT, _write_atomically, _write_parquet
+        from ..vectors import _write_atomically, _write_native_meta
 
         base = str(url).rstrip("/")
 
@@ -504,14 +500,8 @@ class BlockVectors:
                 f.write(np.ascontiguousarray(v, dtype="<f4").tobytes())
 
         _write_atomically(f"{base}/vectors.npy", payload, storage_options)
-        if write_vocab:
-            cols = {"word": pa.array(self.index_to_key, type=pa.string())}
-            if self.counts is not None:
-                cols["count"] = pa.array(self.counts, type=pa.int64())
-            _write_parquet(f"{base}/vocab.parquet", pa.table(cols), storage_options)
-        meta = {"format": NATIVE_FORMAT, "version": 1, "vocab_size": len(self), "vector_size": self.vector_size,
-                "dtype": "float32", "has_counts": self.counts is not None, **(metadata or {})}
-        _write_atomically(f"{base}/vectors.json", json.dumps(meta, indent=2).encode("utf-8"), storage_options)
+        _write_native_meta(base, self.index_to_key, self.counts, self.vector_size, metadata, write_vocab,
+                           storage_options)
 
     def save_parquet(self, url: str, storage_options: dict | None = None, row_group_size: int = 65536) -> None:
         """As :meth:`WordVectors.save_parquet <w2v_dist.vectors.WordVectors.save_parquet>`, one row group per block."""
