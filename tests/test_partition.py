@@ -12,6 +12,7 @@ from w2v_dist.errors import ConfigError
 from w2v_dist.training import checkpoint as ckpt
 from w2v_dist.training import partition as P
 from w2v_dist.training.driver import initial_weights, train_vectors
+from test_robust import _kill_soon  # the driver-held path's kill helper (tests/ is on sys.path)
 
 FAST = dict(sg=1, epochs=2, vector_size=24, sync_every=5_000, min_count=3, seed=5)
 
@@ -117,24 +118,6 @@ def test_partitioned_run_gives_the_driver_held_vectors(text, one, two, tmp_path,
 class _Stop(Exception):
     pass
 
-
-def _kill_soon(client, address, delay=0.1):
-    """Make the worker process at ``address`` exit abruptly ``delay`` seconds from now."""
-    def die():
-        import os
-        import threading
-        import time
-
-        def go():
-            time.sleep(delay)
-            os._exit(1)
-
-        threading.Thread(target=go, daemon=True).start()
-
-    try:
-        client.run(die, workers=[address])
-    except Exception:  # noqa: BLE001 - the worker may die before its reply arrives
-        pass
 
 
 def test_partitioned_checkpoint_resumes_to_the_uninterrupted_result(text, two, tmp_path):
