@@ -131,7 +131,7 @@ def test_training_from_the_disk_cache_equals_training_from_memory(shards, monkey
 
     monkeypatch.setattr(W, "slice_arrays", spy)
     inputs = sorted({s.url for s in shards})
-    params = dict(vector_size=16, epochs=2, min_count=3, sync_every=5000, seed=3)
+    params = dict(vector_size=16, epochs=2, min_count=3, sync_every=5000, solo_round=0, seed=3)  # several rounds
     with dask_client(workers=1, threads_per_worker=1, processes=False) as client:
         disk = w2v_dist.train(inputs, client=client, encoded_cache="disk", **params)
         assert read and all(read)  # every slice came from the files

@@ -222,3 +222,23 @@ def test_word2vec_api_rejects_what_it_cannot_do():
     assert repr(w2v_dist.Word2Vec()) == "Word2Vec(untrained)"
     with pytest.raises(W2VError, match="not been trained"):
         w2v_dist.Word2Vec().save("memory://nothing")
+
+
+def test_one_worker_rounds_are_solo_round_words(small_corpus, inproc_client):
+    """A lone replica merges nothing, so its rounds are ``max(sync_every, solo_round)`` words;
+    with two replicas ``solo_round`` plays no part and a round is ``sync_every`` words a worker."""
+    import math
+
+    import w2v_dist
+
+    common = dict(sg=0, epochs=1, vector_size=8, min_count=5, sync_every=5_000, seed=2)
+    with dask_client(workers=1, threads_per_worker=1, processes=False) as one:
+        big = w2v_dist.train([str(small_corpus)], client=one, solo_round=40_000, **common).metrics
+        small = w2v_dist.train([str(small_corpus)], client=one, solo_round=0, **common).metrics
+    n = big["train_words"]
+    assert n == small["train_words"] > 40_000
+    assert big["rounds_per_epoch"] == big["rounds"] == math.ceil(n / 40_000)
+    assert small["rounds_per_epoch"] == math.ceil(n / 5_000)
+    assert len(big["loss"]) == big["rounds"]
+    two = w2v_dist.train([str(small_corpus)], client=inproc_client, solo_round=40_000, **common).metrics
+    assert two["workers"] == 2 and two["rounds_per_epoch"] >= math.ceil(n / 2 / 5_000)

@@ -214,7 +214,7 @@ def test_checkpoints_on_s3_resume_with_phrases(s3, storage_options, inproc_clien
     from w2v_dist.training.driver import train_vectors
 
     data = [f"s3://{BUCKET}/text/*.txt.gz"]
-    cfg = dict(sg=1, epochs=2, vector_size=16, sync_every=20_000, checkpoint_every=2, phrases=True,
+    cfg = dict(sg=1, epochs=2, vector_size=16, sync_every=20_000, solo_round=0, checkpoint_every=2, phrases=True,
                phrase_connector_words="english", seed=3)
     clean = w2v_dist.train(data, client=inproc_client, storage_options=storage_options,
                            output=f"s3://{BUCKET}/ckpt/clean", **cfg)

@@ -35,8 +35,8 @@ class Config:
     """All parameters of a training job.
 
     Model and vocabulary parameters carry gensim's names and defaults (``sg=0`` is CBOW, as in
-    gensim).  The distributed parameters are w2v-dist's own.  Units: ``sync_every`` and
-    ``max_sentence_length`` are in words (tokens), ``blocksize`` in bytes.
+    gensim).  The distributed parameters are w2v-dist's own.  Units: ``sync_every``,
+    ``solo_round`` and ``max_sentence_length`` are in words (tokens), ``blocksize`` in bytes.
 
     Raises
     ------
@@ -92,6 +92,7 @@ class Config:
     tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
     sync_every: int = _f(100_000, "words per worker between merges into the central copy", "train")
+    solo_round: int = _f(1_000_000, "words per round when one worker trains: a lone replica merges nothing, so its rounds only pace the progress bar, the loss log and checkpoint_every; rounds are max(sync_every, solo_round) words (0: sync_every)", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
@@ -154,7 +155,7 @@ class Config:
             bad("encoded_cache", "must be disk or memory")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
-        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures"):
+        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round"):
             if getattr(self, name) < 0:
                 bad(name, "must be >= 0")
         if self.checkpoint is not None and not self.checkpoint:

@@ -7,8 +7,9 @@ Data flow (DESIGN.md)::
     rounds: every worker trains its replica on its slice --> changed rows --merge--> central copy
 
 Rounds.  With one worker nothing is merged: its threads share one replica, which the driver
-fetches at the end.  Worker k holds ``W_k`` in-vocabulary words per epoch.  An epoch has
-``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
+fetches at the end, and a round is ``max(sync_every, solo_round)`` words (its only uses are the
+progress bar, the loss log and checkpoints).  Worker k holds ``W_k`` in-vocabulary words per
+epoch.  An epoch has ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
@@ -583,7 +584,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
 
     merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
-    R = max(1, math.ceil(max(W_k.values()) / config.sync_every))
+    # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
+    # progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
+    round_words = config.sync_every if K > 1 else max(config.sync_every, config.solo_round)
+    R = max(1, math.ceil(max(W_k.values()) / round_words))
     n_updates = None
     if getattr(merge, "needs_row_scale", False) and K > 1:
         from .merge import expected_updates, row_scales
