@@ -169,10 +169,10 @@ def run_child(cmd: list[str], sample_tree: bool = False) -> tuple[dict, dict]:
         for p in [root] + (root.children(recursive=True) if sample_tree else []):
             try:
                 rss = p.memory_info().rss
-                if p.pid not in names:
+                if names.get(p.pid) in (None, "starting"):  # a just-forked child still shows our cmdline
                     cl = " ".join(p.cmdline())
-                    names[p.pid] = ("driver" if p.pid == root.pid else
-                                    "tracker" if "resource_tracker" in cl else "worker")
+                    names[p.pid] = ("driver" if p.pid == root.pid else "worker" if "spawn_main" in cl else
+                                    "tracker" if "resource_tracker" in cl else "starting")
                 peaks[p.pid] = max(peaks.get(p.pid, 0), rss / 2**20)
                 if names[p.pid] == "worker" and int((time.perf_counter() - t_start) * 10) % 50 == 0:
                     timeline.append((round(time.perf_counter() - t_start), p.pid, round(rss / 2**20)))

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -238,14 +239,37 @@ def _gather(client, futs, hosts, what: str, progress: bool = False):
             bar.close()
 
 
-def _poll(client, futs, hosts, what, bar):
-    from distributed import wait
+def _all_done_event(futs) -> threading.Event:
+    """An event set once every future of ``futs`` is done (finished, erred or cancelled).
 
+    Used instead of ``distributed.wait(futs, timeout=...)``: its TimeoutError holds the futures
+    in a reference cycle (the traceback keeps ``distributed.utils.sync``'s frame, whose closure
+    cell keeps the exception, and ``_wait``'s frame, which keeps ``futs``), so a polled round's
+    futures, and their results in the workers' memory, outlived the round until the driver's
+    cyclic garbage collector ran (worker memory grew by a round's results per round, then fell).
+    The callbacks hold no future (:meth:`distributed.Future.add_done_callback`).
+    """
+    event, lock = threading.Event(), threading.Lock()
+    pending = [f for f in futs if not f.done()]
+    left = [len(pending)]
+
+    def one(_fut) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0] <= 0:
+                event.set()
+
+    if not pending:
+        event.set()
+    for f in pending:  # (called at once for a future done meanwhile)
+        f.add_done_callback(one)
+    return event
+
+
+def _poll(client, futs, hosts, what, bar):
+    all_done = _all_done_event(futs)
     while True:
-        try:
-            wait(futs, timeout=_POLL_SECONDS)
-        except Exception:  # noqa: BLE001 - distributed's TimeoutError (type differs across versions)
-            pass
+        all_done.wait(_POLL_SECONDS)
         if bar is not None:
             bar.update(sum(f.done() for f in futs) - bar.n)
         if all(f.done() for f in futs):
