@@ -37,16 +37,28 @@ MODELS = {
 }
 
 
-def run_gensim(model: str, corpus_file: str, out: str, seed: int) -> dict:
+def run_gensim(model: str, corpus_file: str, out: str, seed: int, mode: str = "corpus_file") -> dict:
+    """gensim 4 with workers=2 on the plain token file.
+
+    ``mode="corpus_file"`` is gensim's fast multistream mode.  ``mode="iterable"`` streams the same
+    file as ``LineSentence`` (slower: one Python reader feeds the threads), where the learning rate
+    decays with the progress of all threads together.  In corpus_file mode each thread instead
+    measures its progress as its own sentences over the whole corpus's ``total_examples``
+    (``word2vec_corpusfile.pyx``: ``get_next_alpha(..., total_sentences, ..., expected_examples, ...)``
+    per thread), so with 2 threads every epoch ends half-way down the schedule and the last one at
+    ``alpha - 0.9 (alpha - min_alpha)``, not ``min_alpha``.
+    """
     from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
 
     p = {**PARAMS, **MODELS[model]}
+    src = {"corpus_file": corpus_file} if mode == "corpus_file" else {"corpus_iterable": LineSentence(corpus_file)}
     t0 = time.perf_counter()
     w2v = Word2Vec(workers=2, seed=seed, **{k: v for k, v in p.items() if k != "epochs"})
-    w2v.build_vocab(corpus_file=corpus_file)
+    w2v.build_vocab(**src)
     t_vocab = time.perf_counter() - t0
     t1 = time.perf_counter()
-    eff, raw = w2v.train(corpus_file=corpus_file, total_examples=w2v.corpus_count,
+    eff, raw = w2v.train(**src, total_examples=w2v.corpus_count,
                          total_words=w2v.corpus_total_words, epochs=p["epochs"])
     t_train = time.perf_counter() - t1
     w2v.wv.save_word2vec_format(out, binary=True)
@@ -100,7 +112,7 @@ def evaluate(vectors: str, order_from: str | None) -> dict:
 
 def child(args) -> None:
     if args.tool == "gensim":
-        res = run_gensim(args.model, args.corpus_file, args.out, args.seed)
+        res = run_gensim(args.model, args.corpus_file, args.out, args.seed, args.gensim_mode)
     else:
         res = run_w2v(args.model, args.inputs, args.out, args.seed, args.workers, args.threads, args.merge,
                       args.shared_negatives[0], parse_sets(args.set))
@@ -119,7 +131,11 @@ def main() -> None:
     ap.add_argument("--shared-negatives", nargs="+", type=int, default=[0],
                     help="w2v-dist shared_negatives values: 0 = exact sampling, N >= 1 = fast mode (rows 'w2v-dist fast'); "
                          "HS models (negative=0) run exact only")
+    ap.add_argument("--fast-shapes", nargs="+", help="shapes of the fast-mode runs (default: --shapes)")
     ap.add_argument("--skip-gensim", action="store_true")
+    ap.add_argument("--gensim-mode", choices=["corpus_file", "iterable"], default="corpus_file",
+                    help="gensim's input: corpus_file (its fast mode) or iterable (LineSentence; the learning rate "
+                         "decays with global progress, see run_gensim)")
     ap.add_argument("--json", help="also write the rows here")
     # child mode
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -139,10 +155,12 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve()), "--child"]
     for model in args.models:
         for seed in args.seeds:
-            runs = [] if args.skip_gensim else [("gensim", "workers=2", me + ["--tool", "gensim", "--corpus-file", str(corpus_file)])]
+            glabel = "workers=2" + (" iterable" if args.gensim_mode == "iterable" else "")
+            runs = [] if args.skip_gensim else [("gensim", glabel, me + ["--tool", "gensim", "--corpus-file", str(corpus_file),
+                                                                        "--gensim-mode", args.gensim_mode])]
             shared = [n for n in args.shared_negatives if n == 0 or MODELS[model].get("negative", 5) > 0]
             for n in shared:
-                for shape in args.shapes:
+                for shape in (args.fast_shapes or args.shapes) if n else args.shapes:
                     w, t = shape.split("x")
                     label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "scaled-sum" else "")
                     label += "".join(f" {x}" for x in args.set)
