@@ -114,6 +114,57 @@ def test_single_read_vocabulary_and_ids_equal_the_references(shards, tok, cache)
     assert not glob.glob(os.path.join(E._local_directory(), "w2v-encoded-t-single*"))
 
 
+@pytest.mark.parametrize("tok", [TOK, {**TOK, "token_pattern": r"\s+"}])
+@pytest.mark.parametrize("cache", ["disk", "memory"])
+def test_group_read_equals_the_references(shards, tok, cache):
+    """Several shards in one task, one dictionary: the counts of Counter, the ids of ``encode``."""
+    groups = [[0, 1, 2], [3], [4]]
+    pairs = [E.encode_local_group([shards[i] for i in g], None, tok, "error", "t-group", g, cache) for g in groups]
+    sentences = [read_tokenize(s, **tok) for s in shards]
+    for g, pair in zip(groups, pairs):  # each group's table: its shards' counts, each word once
+        table = E.local_table(pair)
+        want = collections.Counter(w for i in g for sent in sentences[i].to_pylist() for w in sent)
+        assert table.column("word").to_pylist() == list(dict.fromkeys(table.column("word").to_pylist()))
+        assert dict(zip(table.column("word").to_pylist(), table.column("count").to_pylist())) == dict(want)
+    counter = collections.Counter(w for sents in sentences for sent in sents.to_pylist() for w in sent)
+    merged = merge_counts([E.local_table(p) for p in pairs])
+    assert dict(zip(merged.column("word").to_pylist(), merged.column("count").to_pylist())) == dict(counter)
+    vocab = Vocab.from_counts(merged, min_count=3)
+    assert vocab.corpus_words == sum(counter.values())
+    for g, pair in zip(groups, pairs):
+        parts = E.finish_group(E.local_part(pair), vocab.words_array(), "t-group", g, cache)
+        assert len(parts) == len(g)
+        for j, i in enumerate(g):
+            part = E.group_item(parts, j)
+            ref_ids, ref_off = encode(sentences[i], vocab.words_array())
+            ids, off = (np.load(part.ids_path), np.load(part.offsets_path)) if cache == "disk" else part[:2]
+            np.testing.assert_array_equal(ids, ref_ids)
+            np.testing.assert_array_equal(off, ref_off)
+        assert [x["words"] for x in E.group_infos(parts)] == [E.part_words(p) for p in parts]
+    if cache == "disk":  # only the final parts remain
+        left = sorted(os.listdir(E.cache_dir("t-group", create=False)))
+        assert left == sorted(f"part-{i}.{x}.npy" for i in range(5) for x in ("ids", "off"))
+    assert E.drop_cache("t-group") == (1 if cache == "disk" else 0)
+
+
+def test_merge_dictionaries_sums_counts_and_maps_ids():
+    rng = np.random.default_rng(1)
+    pool = ["a", "bb", "ccc", "é", "漢字", "x" * 20, "y"]
+    words_list, counts_list = [], []
+    for n in (0, 3, 7, 1):
+        w = list(rng.choice(pool, size=n, replace=False))
+        words_list.append(pa.array(w, pa.string()))
+        counts_list.append(rng.integers(1, 100, size=n).astype(np.int64))
+    words, maps, counts = E._merge_dictionaries(words_list, counts_list)
+    want = collections.Counter()
+    for w, c in zip(words_list, counts_list):
+        want.update(dict(zip(w.to_pylist(), c.tolist())))
+    assert dict(zip(words.to_pylist(), counts.tolist())) == dict(want)
+    assert counts.dtype == np.int64 and words.type == pa.string()
+    for w, m in zip(words_list, maps):
+        assert [words[int(k)].as_py() for k in m] == w.to_pylist()
+
+
 def _cache_dirs(client):
     return [d for dirs in client.run(lambda dask_worker: glob.glob(
         os.path.join(dask_worker.local_directory, "w2v-encoded-*"))).values() for d in dirs]

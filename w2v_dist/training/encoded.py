@@ -37,7 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "encode_local", "finish_part", "encode_shard_once", "slice_arrays",
+__all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "LocalGroup", "encode_local", "encode_local_group",
+           "finish_part", "finish_group", "group_item", "group_infos", "encode_shard_once", "slice_arrays",
            "part_words", "part_info", "cache_dir", "drop_cache", "CACHE_MODES"]
 
 CACHE_MODES = ("disk", "memory")
@@ -247,6 +248,169 @@ def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: s
     return LocalPart(int(idx.size), info, path=path), table
 
 
+@dataclass(eq=False)
+class LocalGroup:
+    """Several shards of one worker encoded against one dictionary (:func:`encode_local_group`).
+
+    ``parts`` are the shards' :class:`LocalPart` (their ``idx`` index ``words``; their own
+    ``words`` are None); ``words`` [D] is the group's dictionary (pyarrow strings), or None with
+    ``path`` set (files ``<path>.words.npy`` / ``<path>.wordoff.npy``: its bytes and offsets).
+    """
+
+    parts: list
+    path: str | None = None
+    words: pa.Array | None = None
+
+
+def _merge_dictionaries(words_list: list, counts_list: list):
+    """One dictionary for several local dictionaries.
+
+    Returns ``(words [D], maps, counts int64 [D])``: ``maps[j]`` int32 [D_j] is the position in
+    ``words`` of each word of ``words_list[j]``; ``counts`` sums ``counts_list`` word by word
+    (``pc.dictionary_encode`` of the concatenated dictionaries, first-appearance order).
+    """
+    if len(words_list) == 1:
+        return words_list[0], [np.arange(len(words_list[0]), dtype=np.int32)], counts_list[0]
+    total = sum(w.nbytes for w in words_list)
+    typ = pa.large_string() if total >= 2**31 - 1 else pa.string()
+    allw = pa.concat_arrays([w.cast(typ) if w.type != typ else w for w in words_list])
+    enc = pc.dictionary_encode(allw)
+    ind = np.asarray(enc.indices).astype(np.int32, copy=False)
+    counts = np.zeros(len(enc.dictionary), dtype=np.int64)
+    np.add.at(counts, ind, np.concatenate(counts_list).astype(np.int64, copy=False))
+    cuts = np.cumsum([len(w) for w in words_list])[:-1]
+    words = enc.dictionary.cast(pa.string()) if typ == pa.string() else enc.dictionary
+    return words, np.split(ind, cuts), counts
+
+
+def encode_local_group(shards: list, storage_options, tokenize_options: dict, on_bad_shard: str, job: str,
+                       indices: list, cache: str = "disk", max_vocab_size: int | None = None,
+                       sources: list | None = None) -> tuple[LocalGroup, pa.Table]:
+    """Worker task: :func:`encode_local` of several shards, with one dictionary and one count table.
+
+    One task for the shards a worker thread reads (rather than one per shard) and their counts
+    summed on the worker: fewer tasks to schedule, one count table per group to send and merge.
+    Each shard is read and tokenized as :func:`encode_local` does, then the local dictionaries
+    are merged into one (:func:`_merge_dictionaries`) and each shard's ids mapped to it.
+
+    Parameters
+    ----------
+    shards : list of Shard
+    storage_options, tokenize_options, on_bad_shard, job, cache, max_vocab_size
+        As :func:`encode_local` (``max_vocab_size`` prunes the group's table).
+    indices : list of int
+        Each shard's position in the job's shard list (names its files).
+    sources : list, optional
+        Per shard, as ``source`` of :func:`encode_local`.
+
+    Returns
+    -------
+    (LocalGroup, pyarrow.Table)
+        The group (``parts[j]`` is shard ``j``'s), and the count table of all its shards.
+
+    Raises
+    ------
+    CorpusError
+        A shard cannot be read and ``on_bad_shard`` is ``"error"``.
+    """
+    from ..errors import CorpusError
+    from ..vocab import _empty_counts, _with_meta, merge_counts
+
+    release_large_arrays()
+    got = []
+    for j, shard in enumerate(shards):
+        stats = {"invalid_utf8": 0}
+        try:
+            got.append(_tokens(shard, storage_options, tokenize_options, stats, sources[j] if sources else None))
+            infos = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
+        except CorpusError as exc:
+            if on_bad_shard != "skip":
+                raise
+            got.append((pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64),
+                        np.zeros(0, np.int64)))
+            infos = {"url": shard.url, "invalid_utf8": 0, "error": str(exc)}
+        got[-1] = got[-1] + (infos,)
+    words, maps, counts = _merge_dictionaries([g[0] for g in got], [g[3] for g in got])
+    n_tokens = sum(int(g[1].size) for g in got)
+    table = _with_meta(pa.table({"word": words, "count": pa.array(counts, pa.int64())}), n_tokens, 1) \
+        if len(words) else _empty_counts()
+    if max_vocab_size is not None and table.num_rows > max_vocab_size:
+        table = merge_counts([table], max_vocab_size)
+    parts = []
+    for j, (_, idx, offsets, _, info) in enumerate(got):
+        if len(shards) > 1 and idx.size:
+            idx = maps[j][idx]
+        if cache == "memory":
+            parts.append(LocalPart(int(idx.size), info, idx=idx, offsets=offsets))
+            continue
+        path = os.path.join(cache_dir(job), f"local-{indices[j]}")
+        _save(path + ".idx.npy", idx)
+        _save(path + ".off.npy", offsets)
+        parts.append(LocalPart(int(idx.size), info, path=path))
+    del got
+    if cache == "memory":
+        return LocalGroup(parts, words=words), table
+    path = os.path.join(cache_dir(job), f"dict-{indices[0]}")
+    raw, woff = _string_buffers(words)
+    _save(path + ".words.npy", raw)
+    _save(path + ".wordoff.npy", woff)
+    return LocalGroup(parts, path=path), table
+
+
+def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: list, cache: str = "disk") -> list:
+    """Worker task: :func:`finish_part` of each shard of a :class:`LocalGroup` (one dictionary lookup).
+
+    Returns
+    -------
+    list
+        Per shard, in order, what :func:`finish_part` returns; the local files are removed.
+    """
+    if group.path is None:
+        words = group.words
+    else:
+        words = _strings(np.load(group.path + ".words.npy"), np.load(group.path + ".wordoff.npy"))
+    table = _vocab_table(words, vocab_words) if len(words) else np.zeros(0, np.int32)
+    del words
+    out = []
+    for part, index in zip(group.parts, indices):
+        if part.path is None:
+            idx, offsets = part.idx, part.offsets
+        else:
+            idx, offsets = np.load(part.path + ".idx.npy"), np.load(part.path + ".off.npy")
+        ids, off = _apply_table(table, idx, offsets)
+        del idx
+        if part.path is not None:
+            for ext in (".idx.npy", ".off.npy"):
+                try:
+                    os.remove(part.path + ext)
+                except OSError:
+                    pass
+        if cache == "memory":
+            out.append((ids, off, dict(part.info)))
+            continue
+        path = os.path.join(cache_dir(job), f"part-{index}")
+        _save(path + ".ids.npy", ids)
+        _save(path + ".off.npy", off)
+        out.append(EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), dict(part.info)))
+    if group.path is not None:
+        for ext in (".words.npy", ".wordoff.npy"):
+            try:
+                os.remove(group.path + ext)
+            except OSError:
+                pass
+    return out
+
+
+def group_item(results: list, j: int):
+    """Item ``j`` of a :func:`finish_group` result (one future per shard for the driver)."""
+    return results[j]
+
+
+def group_infos(results: list) -> list:
+    """:func:`part_info` of each item of a :func:`finish_group` result."""
+    return [part_info(r) for r in results]
+
+
 def local_table(pair) -> pa.Table:
     """The count table of an :func:`encode_local` result."""
     return pair[1]
@@ -257,13 +421,17 @@ def local_part(pair) -> LocalPart:
     return pair[0]
 
 
-def _remap(words: pa.Array, idx: np.ndarray, offsets: np.ndarray, vocab_words: pa.Array):
-    """Local ids -> vocabulary ids (OOV dropped, empty sentences dropped), as :func:`w2v_dist.vocab.encode`."""
-    if len(words) == 0 or idx.size == 0:
-        return np.zeros(0, np.int32), np.zeros(1, np.int64)
+def _vocab_table(words: pa.Array, vocab_words: pa.Array) -> np.ndarray:
+    """int32 [D]: the vocabulary id of each local dictionary word, -1 when out of the vocabulary."""
     if words.type != vocab_words.type:
         words = words.cast(vocab_words.type)
-    table = np.asarray(pc.index_in(words, value_set=vocab_words).fill_null(-1)).astype(np.int32)
+    return np.asarray(pc.index_in(words, value_set=vocab_words).fill_null(-1)).astype(np.int32)
+
+
+def _apply_table(table: np.ndarray, idx: np.ndarray, offsets: np.ndarray):
+    """Local ids -> vocabulary ids through ``table`` (OOV dropped, empty sentences dropped)."""
+    if idx.size == 0:
+        return np.zeros(0, np.int32), np.zeros(1, np.int64)
     ids = table[idx]
     keep = ids >= 0
     if not keep.all():
@@ -278,6 +446,13 @@ def _remap(words: pa.Array, idx: np.ndarray, offsets: np.ndarray, vocab_words: p
     out = np.zeros(lens.size + 1, dtype=np.int64)
     np.cumsum(lens, out=out[1:])
     return np.ascontiguousarray(ids, dtype=np.int32), out
+
+
+def _remap(words: pa.Array, idx: np.ndarray, offsets: np.ndarray, vocab_words: pa.Array):
+    """Local ids -> vocabulary ids (OOV dropped, empty sentences dropped), as :func:`w2v_dist.vocab.encode`."""
+    if len(words) == 0 or idx.size == 0:
+        return np.zeros(0, np.int32), np.zeros(1, np.int64)
+    return _apply_table(_vocab_table(words, vocab_words), idx, offsets)
 
 
 def finish_part(local: LocalPart, vocab_words: pa.Array, job: str, index: int, cache: str = "disk"):
