@@ -62,6 +62,30 @@ def test_fast_tokenizer_on_a_corpus_shard(small_corpus):
     np.testing.assert_array_equal(offsets, ref_off)
 
 
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""])
+def test_lines_with_their_newlines_tokenize_as_the_lines(tmp_path, gz, ending):
+    import gzip
+
+    from w2v_dist.corpus import read_lines
+
+    text = "\n".join(LINES[:4] + ["", "x\ry", "tail\r"] + LINES[4:]).encode("utf-8")
+    text = text.replace(b"\n", b"\r\n") if ending == b"\r\n" else text
+    text = text + b"\xff bad \xc3(" + ending  # invalid UTF-8 in the last line
+    path = tmp_path / ("t.txt.gz" if gz else "t.txt")
+    path.write_bytes(gzip.compress(text) if gz else text)
+    shard = discover_shards(str(path))[0]
+    s1, s2 = {"invalid_utf8": 0}, {"invalid_utf8": 0}
+    plain, kept = read_lines(shard, stats=s1), read_lines(shard, stats=s2, newlines=True)
+    assert s1 == s2 and s1["invalid_utf8"] == 2
+    assert [x[:-2] if x.endswith("\r\n") else x[:-1] if x.endswith("\n") else x for x in kept.to_pylist()] == \
+        plain.to_pylist()
+    got, want = tokenize_encode(kept), tokenize_encode(plain)
+    assert got[0].equals(want[0])
+    for a, b in zip(got[1:], want[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory, small_corpus):
     """The small corpus cut into 5 text files (one of them gzip), and their tokenized sentences."""

@@ -170,7 +170,9 @@ def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=
         model = tok["phrases"]
         sentences = model.apply(source, start=len(model.passes) - 1)
     elif tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
-        return tokenize_encode(read_lines(shard, storage_options, stats), lowercase=tok.get("lowercase", True),
+        # the lines keep their newline bytes (separators to the tokenizer): no copy of the text
+        return tokenize_encode(read_lines(shard, storage_options, stats, newlines=True),
+                               lowercase=tok.get("lowercase", True),
                                max_sentence_length=tok.get("max_sentence_length", 10000))
     else:
         sentences = read_tokenize(shard, storage_options, stats=stats, **tok)
