@@ -62,6 +62,25 @@ def test_fast_tokenizer_on_a_corpus_shard(small_corpus):
     np.testing.assert_array_equal(offsets, ref_off)
 
 
+def test_token_encoder_over_several_arrays_equals_one_pass():
+    from w2v_dist.corpus.fasttok import TokenEncoder
+
+    rng = np.random.default_rng(2)
+    pool = list("aZé'’- .,\t") + ["ǅ", "Σ", "🙂", "ß", "longer-than-eight", "abcdefgh", "abcdefghi"]
+    lines = LINES + ["".join(rng.choice(pool, size=int(rng.integers(0, 40)))) for _ in range(400)]
+    cuts = [0, 5, 5, 150, len(lines)]  # an empty array among them
+    enc = TokenEncoder(max_sentence_length=4)
+    got = [enc.encode(pa.array(lines[a:b], pa.string())) for a, b in zip(cuts, cuts[1:])]
+    words, idx, offsets, counts = tokenize_encode(pa.array(lines, pa.string()), max_sentence_length=4)
+    assert enc.words().to_pylist() == words.to_pylist() and len(enc) == len(words)
+    np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), idx)
+    for (a, b), (_, off) in zip(zip(cuts, cuts[1:]), got):  # each array's sentences are its own lines'
+        ref = _reference(lines[a:b], max_sentence_length=4)
+        np.testing.assert_array_equal(off, ref[2])
+    want = collections.Counter(w for sent in tokenize(pa.array(lines), max_sentence_length=4).to_pylist() for w in sent)
+    assert dict(zip(enc.words().to_pylist(), enc.counts().tolist())) == dict(want)
+
+
 @pytest.mark.parametrize("gz", [False, True])
 @pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""])
 def test_lines_with_their_newlines_tokenize_as_the_lines(tmp_path, gz, ending):

@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["code_point_tables", "tokenize_encode"]
+__all__ = ["code_point_tables", "tokenize_encode", "TokenEncoder"]
 
 _N_CP = 0x110000
 _CLASS = r"^[\p{L}\p{M}\p{N}']$"
@@ -329,53 +329,94 @@ def tokenize_encode(lines: pa.Array, *, lowercase: bool = True, max_sentence_len
     counts : numpy.ndarray
         int64 [D], occurrences of each word (``bincount(idx)``).
     """
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
-    if lines.null_count:
-        lines = lines.fill_null("")
-    n = len(lines)
-    if n == 0:
-        return pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    off_type = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    bufs = lines.buffers()
-    off = np.frombuffer(bufs[1], dtype=off_type)[lines.offset:lines.offset + n + 1].astype(np.int64)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
-    mapped, keep = code_point_tables(bool(lowercase))
-    asc = _ascii_table(bool(lowercase))
-    max_line = int(np.diff(off).max()) if n else 0
-    n_bytes = int(off[-1] - off[0])
-    scratch = np.empty(2 * max_line + 8, dtype=np.uint8)  # a mapped code point grows at most 2 -> 3 bytes
-    idx = np.empty(n_bytes // 2 + 1, dtype=np.int32)  # a token takes a byte and a separator
-    # a sentence is a line, or a piece of max_sentence_length tokens of a longer line
-    sent_off = np.zeros(n + (n_bytes // 2 + 1) // int(max_sentence_length) + 2, dtype=np.int64)
-    words0 = 1 << 12
-    slots = np.full(4 * words0, -1, dtype=np.int32)
-    keys = np.zeros(2 * words0, dtype=np.uint64)
-    counts = np.zeros(words0, dtype=np.int64)
-    woff = np.zeros(words0 + 1, dtype=np.int64)
-    wbytes = np.zeros(8 * words0, dtype=np.uint8)
-    state = np.zeros(6, dtype=np.int64)
-    while True:
-        code = _tokenize_encode_kernel(data, off, mapped, keep, asc, int(max_sentence_length), scratch, idx,
-                                       sent_off, slots, keys, counts, woff, wbytes, state)
-        if code == 0:
-            break
-        if code == 1:
-            m = 2 * counts.shape[0]
-            keys, counts, woff = _grow(keys, 2 * m), _grow(counts, m), _grow(woff, m + 1)
-        elif code == 2:
-            wbytes = _grow(wbytes, 2 * wbytes.shape[0] + 2 * max_line + 8)
-        else:
-            slots = np.full(2 * slots.shape[0], -1, dtype=np.int32)
-            _rehash(slots, keys, int(state[5]))
-    n_tok, n_sent, n_words = int(state[2]), int(state[3]), int(state[5])
-    idx, sent_off = idx[:n_tok].copy(), sent_off[:n_sent + 1].copy()
-    counts, woff = counts[:n_words].copy(), woff[:n_words + 1]
-    wbytes = wbytes[:int(woff[-1])]
-    if woff[-1] < 2**31 - 1:
-        words = pa.Array.from_buffers(pa.string(), woff.size - 1, [None, pa.py_buffer(woff.astype(np.int32)),
-                                                                    pa.py_buffer(wbytes)])
-    else:
-        words = pa.Array.from_buffers(pa.large_string(), woff.size - 1, [None, pa.py_buffer(woff),
-                                                                          pa.py_buffer(wbytes)])
-    return words, idx, sent_off, counts
+    enc = TokenEncoder(lowercase=lowercase, max_sentence_length=max_sentence_length)
+    idx, offsets = enc.encode(lines)
+    return enc.words(), idx, offsets, enc.counts()
+
+
+class TokenEncoder:
+    """:func:`tokenize_encode` over several arrays of lines with one dictionary (e.g. a worker's shards).
+
+    Parameters
+    ----------
+    lowercase, max_sentence_length
+        As :func:`tokenize_encode`.
+
+    Each :meth:`encode` call tokenizes its lines and returns their ids in the dictionary built
+    so far (new words are appended in order of first appearance); :meth:`words` and
+    :meth:`counts` are those of all the lines encoded so far.  Encoding ``a`` then ``b`` gives
+    the ids ``tokenize_encode`` gives on the lines of ``a`` followed by those of ``b``.
+    """
+
+    def __init__(self, *, lowercase: bool = True, max_sentence_length: int = 10000):
+        self.lowercase = bool(lowercase)
+        self.max_sentence_length = int(max_sentence_length)
+        words0 = 1 << 14
+        self._slots = np.full(4 * words0, -1, dtype=np.int32)
+        self._keys = np.zeros(2 * words0, dtype=np.uint64)
+        self._counts = np.zeros(words0, dtype=np.int64)
+        self._woff = np.zeros(words0 + 1, dtype=np.int64)
+        self._wbytes = np.zeros(8 * words0, dtype=np.uint8)
+        self._n_words = 0
+
+    def encode(self, lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Tokenize and encode ``lines``: (idx int32 [N] dictionary ids, offsets int64 [S + 1]).
+
+        ``lines`` as :func:`tokenize_encode`'s.
+        """
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
+        if lines.null_count:
+            lines = lines.fill_null("")
+        n = len(lines)
+        if n == 0:
+            return np.zeros(0, np.int32), np.zeros(1, np.int64)
+        off_type = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+        bufs = lines.buffers()
+        off = np.frombuffer(bufs[1], dtype=off_type)[lines.offset:lines.offset + n + 1].astype(np.int64)
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+        mapped, keep = code_point_tables(self.lowercase)
+        asc = _ascii_table(self.lowercase)
+        max_line = int(np.diff(off).max()) if n else 0
+        n_bytes = int(off[-1] - off[0])
+        scratch = np.empty(2 * max_line + 8, dtype=np.uint8)  # a mapped code point grows at most 2 -> 3 bytes
+        idx = np.empty(n_bytes // 2 + 1, dtype=np.int32)  # a token takes a byte and a separator
+        # a sentence is a line, or a piece of max_sentence_length tokens of a longer line
+        sent_off = np.zeros(n + (n_bytes // 2 + 1) // self.max_sentence_length + 2, dtype=np.int64)
+        state = np.zeros(6, dtype=np.int64)
+        state[5] = self._n_words
+        slots, keys, counts, woff, wbytes = self._slots, self._keys, self._counts, self._woff, self._wbytes
+        while True:
+            code = _tokenize_encode_kernel(data, off, mapped, keep, asc, self.max_sentence_length, scratch, idx,
+                                           sent_off, slots, keys, counts, woff, wbytes, state)
+            if code == 0:
+                break
+            if code == 1:
+                m = 2 * counts.shape[0]
+                keys, counts, woff = _grow(keys, 2 * m), _grow(counts, m), _grow(woff, m + 1)
+            elif code == 2:
+                wbytes = _grow(wbytes, 2 * wbytes.shape[0] + 2 * max_line + 8)
+            else:
+                slots = np.full(2 * slots.shape[0], -1, dtype=np.int32)
+                _rehash(slots, keys, int(state[5]))
+        self._slots, self._keys, self._counts, self._woff, self._wbytes = slots, keys, counts, woff, wbytes
+        self._n_words = int(state[5])
+        n_tok, n_sent = int(state[2]), int(state[3])
+        return idx[:n_tok].copy(), sent_off[:n_sent + 1].copy()
+
+    def __len__(self) -> int:
+        return self._n_words
+
+    def counts(self) -> np.ndarray:
+        """int64 [D]: occurrences of each dictionary word in all the lines encoded so far (a copy)."""
+        return self._counts[:self._n_words].copy()
+
+    def words(self) -> pa.Array:
+        """pyarrow.StringArray [D] (LargeStringArray beyond 2 GiB): the dictionary, in order of first appearance."""
+        woff = self._woff[:self._n_words + 1]
+        wbytes = self._wbytes[:int(woff[-1])].copy()
+        if woff[-1] < 2**31 - 1:
+            return pa.Array.from_buffers(pa.string(), woff.size - 1, [None, pa.py_buffer(woff.astype(np.int32)),
+                                                                       pa.py_buffer(wbytes)])
+        return pa.Array.from_buffers(pa.large_string(), woff.size - 1, [None, pa.py_buffer(woff.copy()),
+                                                                         pa.py_buffer(wbytes)])

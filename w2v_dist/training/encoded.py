@@ -33,6 +33,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -159,8 +160,21 @@ def _save(path: str, arr: np.ndarray) -> None:
         np.save(fh, arr, allow_pickle=False)
 
 
-def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=None):
-    """(local dictionary [D], idx int32 [n], offsets int64 [S + 1], counts int64 [D]) of a shard."""
+def _fast(tokenize_options: dict, source=None) -> bool:
+    """Whether the shard is read with the Numba tokenizer (default tokenization, no phrases)."""
+    from ..corpus import DEFAULT_TOKEN_PATTERN
+
+    pattern = tokenize_options.get("token_pattern")
+    return source is None and tokenize_options.get("phrases") is None and (
+        pattern is None or pattern == DEFAULT_TOKEN_PATTERN)
+
+
+def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=None, encoder=None):
+    """(local dictionary [D], idx int32 [n], offsets int64 [S + 1], counts int64 [D]) of a shard.
+
+    With ``encoder`` (a :class:`~w2v_dist.corpus.fasttok.TokenEncoder`, fast path only):
+    ``(None, idx, offsets, None)``, ``idx`` in the encoder's dictionary.
+    """
     from ..corpus import DEFAULT_TOKEN_PATTERN, read_lines, read_tokenize
     from ..corpus.fasttok import tokenize_encode
 
@@ -171,6 +185,8 @@ def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=
         sentences = model.apply(source, start=len(model.passes) - 1)
     elif tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
         # the lines keep their newline bytes (separators to the tokenizer): no copy of the text
+        if encoder is not None:
+            return (None,) + encoder.encode(read_lines(shard, storage_options, stats, newlines=True)) + (None,)
         return tokenize_encode(read_lines(shard, storage_options, stats, newlines=True),
                                lowercase=tok.get("lowercase", True),
                                max_sentence_length=tok.get("max_sentence_length", 10000))
@@ -292,8 +308,10 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
 
     One task for the shards a worker thread reads (rather than one per shard) and their counts
     summed on the worker: fewer tasks to schedule, one count table per group to send and merge.
-    Each shard is read and tokenized as :func:`encode_local` does, then the local dictionaries
-    are merged into one (:func:`_merge_dictionaries`) and each shard's ids mapped to it.
+    With the default tokenization the shards are encoded one after the other by one
+    :class:`~w2v_dist.corpus.fasttok.TokenEncoder` (one dictionary as they are read); otherwise
+    each is tokenized as :func:`encode_local` does, then the local dictionaries are merged into
+    one (:func:`_merge_dictionaries`) and each shard's ids mapped to it.
 
     Parameters
     ----------
@@ -318,12 +336,19 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
     from ..errors import CorpusError
     from ..vocab import _empty_counts, _with_meta, merge_counts
 
+    from ..corpus.fasttok import TokenEncoder
+
     release_large_arrays()
+    # default tokenization: one dictionary for all the shards as they are read (no merge afterwards)
+    encoder = TokenEncoder(lowercase=tokenize_options.get("lowercase", True),
+                           max_sentence_length=tokenize_options.get("max_sentence_length", 10000)) \
+        if _fast(tokenize_options) and not sources else None
     got = []
     for j, shard in enumerate(shards):
         stats = {"invalid_utf8": 0}
         try:
-            got.append(_tokens(shard, storage_options, tokenize_options, stats, sources[j] if sources else None))
+            got.append(_tokens(shard, storage_options, tokenize_options, stats, sources[j] if sources else None,
+                               encoder))
             infos = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
         except CorpusError as exc:
             if on_bad_shard != "skip":
@@ -332,7 +357,10 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
                         np.zeros(0, np.int64)))
             infos = {"url": shard.url, "invalid_utf8": 0, "error": str(exc)}
         got[-1] = got[-1] + (infos,)
-    words, maps, counts = _merge_dictionaries([g[0] for g in got], [g[3] for g in got])
+    if encoder is not None:
+        words, maps, counts = encoder.words(), None, encoder.counts()
+    else:
+        words, maps, counts = _merge_dictionaries([g[0] for g in got], [g[3] for g in got])
     n_tokens = sum(int(g[1].size) for g in got)
     table = _with_meta(pa.table({"word": words, "count": pa.array(counts, pa.int64())}), n_tokens, 1) \
         if len(words) else _empty_counts()
@@ -340,7 +368,7 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
         table = merge_counts([table], max_vocab_size)
     parts = []
     for j, (_, idx, offsets, _, info) in enumerate(got):
-        if len(shards) > 1 and idx.size:
+        if maps is not None and len(shards) > 1 and idx.size:
             idx = maps[j][idx]
         if cache == "memory":
             parts.append(LocalPart(int(idx.size), info, idx=idx, offsets=offsets))
@@ -430,24 +458,37 @@ def _vocab_table(words: pa.Array, vocab_words: pa.Array) -> np.ndarray:
     return np.asarray(pc.index_in(words, value_set=vocab_words).fill_null(-1)).astype(np.int32)
 
 
+@numba.njit(nogil=True, cache=True)
+def _apply_table_kernel(table, idx, offsets, ids, out):
+    """One pass of :func:`_apply_table`: returns (N, S); ``ids[:N]``, ``out[:S + 1]`` are filled."""
+    n = 0
+    s = 0
+    out[0] = 0
+    for k in range(offsets.shape[0] - 1):
+        for t in range(offsets[k], offsets[k + 1]):
+            w = table[idx[t]]
+            if w >= 0:
+                ids[n] = w
+                n += 1
+        if n > out[s]:
+            s += 1
+            out[s] = n
+    return n, s
+
+
 def _apply_table(table: np.ndarray, idx: np.ndarray, offsets: np.ndarray):
-    """Local ids -> vocabulary ids through ``table`` (OOV dropped, empty sentences dropped)."""
+    """Local ids -> vocabulary ids through ``table`` (OOV dropped, empty sentences dropped).
+
+    ``table`` int32 [D] (-1: out of the vocabulary), ``idx`` int32 [n], ``offsets`` int64 [S + 1];
+    returns (ids int32 [N], offsets int64 [S' + 1]).  One Numba pass, no temporaries.
+    """
     if idx.size == 0:
         return np.zeros(0, np.int32), np.zeros(1, np.int64)
-    ids = table[idx]
-    keep = ids >= 0
-    if not keep.all():
-        ids = ids[keep]
-        kept_before = np.zeros(keep.size + 1, dtype=np.int64)
-        np.cumsum(keep, out=kept_before[1:])
-        ends = kept_before[offsets]
-    else:
-        ends = offsets
-    lens = np.diff(ends)
-    lens = lens[lens > 0]
-    out = np.zeros(lens.size + 1, dtype=np.int64)
-    np.cumsum(lens, out=out[1:])
-    return np.ascontiguousarray(ids, dtype=np.int32), out
+    ids = np.empty(idx.size, dtype=np.int32)
+    out = np.empty(offsets.size, dtype=np.int64)
+    n, s = _apply_table_kernel(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(idx, dtype=np.int32),
+                               np.ascontiguousarray(offsets, dtype=np.int64), ids, out)
+    return ids[:n], out[:s + 1]
 
 
 def _remap(words: pa.Array, idx: np.ndarray, offsets: np.ndarray, vocab_words: pa.Array):
