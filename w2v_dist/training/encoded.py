@@ -1,8 +1,9 @@
 """The encoded corpus on the workers: one read of each shard, and a cache on the worker's disk.
 
 Single pass.  Each shard is read and tokenized once, on the worker that will train it
-(:func:`encode_local`): its tokens are dictionary-encoded against a *local* dictionary (the
-distinct tokens of the shard in order of first appearance, with their counts).  The count tables
+(:func:`encode_local`; the driver runs :func:`encode_local_group`, one task per worker thread for
+its shards, whose dictionary and counts cover all of them): its tokens are dictionary-encoded
+against a *local* dictionary (the distinct tokens in order of first appearance, with their counts).  The count tables
 (local dictionary + counts) are summed in a tree reduction into the vocabulary; then
 :func:`finish_part` maps each shard's local ids to vocabulary ids with one ``numpy`` take through
 ``pc.index_in(local dictionary, vocabulary)`` (out-of-vocabulary tokens dropped, sentences left
