@@ -344,41 +344,48 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
     encoder = TokenEncoder(lowercase=tokenize_options.get("lowercase", True),
                            max_sentence_length=tokenize_options.get("max_sentence_length", 10000)) \
         if _fast(tokenize_options) and not sources else None
-    got = []
+    # each shard's ids go to disk as soon as it is read (disk cache): the group never holds its corpus
+    parts, dicts = [], []
     for j, shard in enumerate(shards):
         stats = {"invalid_utf8": 0}
         try:
-            got.append(_tokens(shard, storage_options, tokenize_options, stats, sources[j] if sources else None,
-                               encoder))
-            infos = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
+            words_j, idx, offsets, counts_j = _tokens(shard, storage_options, tokenize_options, stats,
+                                                      sources[j] if sources else None, encoder)
+            info = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
         except CorpusError as exc:
             if on_bad_shard != "skip":
                 raise
-            got.append((pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64),
-                        np.zeros(0, np.int64)))
-            infos = {"url": shard.url, "invalid_utf8": 0, "error": str(exc)}
-        got[-1] = got[-1] + (infos,)
+            words_j, idx, offsets, counts_j = (pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64),
+                                               np.zeros(0, np.int64))
+            info = {"url": shard.url, "invalid_utf8": 0, "error": str(exc)}
+        if encoder is None:
+            dicts.append((words_j, counts_j))
+        if cache == "memory":
+            parts.append(LocalPart(int(idx.size), info, idx=idx, offsets=offsets))
+        else:
+            path = os.path.join(cache_dir(job), f"local-{indices[j]}")
+            _save(path + ".idx.npy", idx)
+            _save(path + ".off.npy", offsets)
+            parts.append(LocalPart(int(idx.size), info, path=path))
+        del idx, offsets
     if encoder is not None:
-        words, maps, counts = encoder.words(), None, encoder.counts()
+        words, counts = encoder.words(), encoder.counts()
     else:
-        words, maps, counts = _merge_dictionaries([g[0] for g in got], [g[3] for g in got])
-    n_tokens = sum(int(g[1].size) for g in got)
+        words, maps, counts = _merge_dictionaries([d[0] for d in dicts], [d[1] for d in dicts])
+        del dicts
+        if len(shards) > 1:  # local ids -> the group's ids, one shard at a time
+            for part, m in zip(parts, maps):
+                if part.n_tokens == 0:
+                    continue
+                if part.path is None:
+                    part.idx = m[part.idx]
+                else:
+                    _save(part.path + ".idx.npy", m[np.load(part.path + ".idx.npy")])
+    n_tokens = sum(p.n_tokens for p in parts)
     table = _with_meta(pa.table({"word": words, "count": pa.array(counts, pa.int64())}), n_tokens, 1) \
         if len(words) else _empty_counts()
     if max_vocab_size is not None and table.num_rows > max_vocab_size:
         table = merge_counts([table], max_vocab_size)
-    parts = []
-    for j, (_, idx, offsets, _, info) in enumerate(got):
-        if maps is not None and len(shards) > 1 and idx.size:
-            idx = maps[j][idx]
-        if cache == "memory":
-            parts.append(LocalPart(int(idx.size), info, idx=idx, offsets=offsets))
-            continue
-        path = os.path.join(cache_dir(job), f"local-{indices[j]}")
-        _save(path + ".idx.npy", idx)
-        _save(path + ".off.npy", offsets)
-        parts.append(LocalPart(int(idx.size), info, path=path))
-    del got
     if cache == "memory":
         return LocalGroup(parts, words=words), table
     path = os.path.join(cache_dir(job), f"dict-{indices[0]}")
