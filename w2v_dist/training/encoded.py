@@ -3,8 +3,9 @@
 Single pass.  Each shard is read and tokenized once, on the worker that will train it
 (:func:`encode_local`; the driver runs :func:`encode_local_group`, one task per worker thread for
 its shards, whose dictionary and counts cover all of them): its tokens are dictionary-encoded
-against a *local* dictionary (the distinct tokens in order of first appearance, with their counts).  The count tables
-(local dictionary + counts) are summed in a tree reduction into the vocabulary; then
+against a *local* dictionary (the distinct tokens in order of first appearance, with their
+counts).  The count tables (local dictionary + counts) are summed in a tree reduction into the
+vocabulary; then
 :func:`finish_part` maps each shard's local ids to vocabulary ids with one ``numpy`` take through
 ``pc.index_in(local dictionary, vocabulary)`` (out-of-vocabulary tokens dropped, sentences left
 without a token dropped), which gives exactly what :func:`w2v_dist.vocab.encode` gives on the
@@ -334,10 +335,9 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
     CorpusError
         A shard cannot be read and ``on_bad_shard`` is ``"error"``.
     """
+    from ..corpus.fasttok import TokenEncoder
     from ..errors import CorpusError
     from ..vocab import _empty_counts, _with_meta, merge_counts
-
-    from ..corpus.fasttok import TokenEncoder
 
     release_large_arrays()
     # default tokenization: one dictionary for all the shards as they are read (no merge afterwards)
