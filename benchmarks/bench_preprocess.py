@@ -101,19 +101,25 @@ def run_w2v(inputs: list[str], vocab_out: str, old: bool, repeat: int) -> dict:
             shards = discover_shards(inputs)
             t_disc = time.perf_counter() - t0
             owner = _assign([s.size for s in shards], workers)
-            on = [dict(workers=[owner[i]], allow_other_workers=False, pure=False) for i in range(len(shards))]
-            pairs = [client.submit(E.encode_local, s, None, TOK, "error", job, i, "disk", None, **on[i])
-                     for i, s in enumerate(shards)]
-            local = [client.submit(E.local_part, f, **on[i]) for i, f in enumerate(pairs)]
-            level = [client.submit(E.local_table, f, **on[i]) for i, f in enumerate(pairs)]
+            # as the driver's read_once: one task per worker thread (1 here) for its shards
+            groups = [[i for i in range(len(shards)) if owner[i] == w] for w in workers]
+            groups = [g for g in groups if g]
+            on = [dict(workers=[owner[g[0]]], allow_other_workers=False, pure=False) for g in groups]
+            pairs = [client.submit(E.encode_local_group, [shards[i] for i in g], None, TOK, "error", job, g, "disk",
+                                   None, **on[j]) for j, g in enumerate(groups)]
+            local = [client.submit(E.local_part, f, **on[j]) for j, f in enumerate(pairs)]
+            level = [client.submit(E.local_table, f, **on[j]) for j, f in enumerate(pairs)]
             del pairs
             while len(level) > 1:
                 level = [client.submit(merge_counts, level[i:i + 8], None, pure=False) for i in range(0, len(level), 8)]
             vocab = Vocab.from_counts(level[0].result(), min_count=5)
             t_vocab = time.perf_counter() - t0 - t_disc
             words = {w: client.scatter(vocab.words_array(), workers=[w], hash=False) for w in workers}
-            parts = [client.submit(E.finish_part, f, words[owner[i]], job, i, "disk", **on[i]) for i, f in enumerate(local)]
-            n = sum(client.gather([client.submit(E.part_words, f, **on[i]) for i, f in enumerate(parts)]))
+            parts = []
+            for j, (g, f) in enumerate(zip(groups, local)):
+                res = client.submit(E.finish_group, f, words[owner[g[0]]], job, g, "disk", **on[j])
+                parts += [client.submit(E.group_item, res, i, **on[j]) for i in range(len(g))]
+            n = sum(client.gather([client.submit(E.part_words, f, pure=False) for f in parts]))
             wall = time.perf_counter() - t0
             run = {"wall": wall, "cpu": cpu_now() - c0, "discover": t_disc, "vocab": t_vocab,
                    "encode": wall - t_disc - t_vocab, "words": n}

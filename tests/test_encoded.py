@@ -62,6 +62,49 @@ def test_fast_tokenizer_on_a_corpus_shard(small_corpus):
     np.testing.assert_array_equal(offsets, ref_off)
 
 
+def test_token_encoder_over_several_arrays_equals_one_pass():
+    from w2v_dist.corpus.fasttok import TokenEncoder
+
+    rng = np.random.default_rng(2)
+    pool = list("aZé'’- .,\t") + ["ǅ", "Σ", "🙂", "ß", "longer-than-eight", "abcdefgh", "abcdefghi"]
+    lines = LINES + ["".join(rng.choice(pool, size=int(rng.integers(0, 40)))) for _ in range(400)]
+    cuts = [0, 5, 5, 150, len(lines)]  # an empty array among them
+    enc = TokenEncoder(max_sentence_length=4)
+    got = [enc.encode(pa.array(lines[a:b], pa.string())) for a, b in zip(cuts, cuts[1:])]
+    words, idx, offsets, counts = tokenize_encode(pa.array(lines, pa.string()), max_sentence_length=4)
+    assert enc.words().to_pylist() == words.to_pylist() and len(enc) == len(words)
+    np.testing.assert_array_equal(np.concatenate([g[0] for g in got]), idx)
+    for (a, b), (_, off) in zip(zip(cuts, cuts[1:]), got):  # each array's sentences are its own lines'
+        ref = _reference(lines[a:b], max_sentence_length=4)
+        np.testing.assert_array_equal(off, ref[2])
+    want = collections.Counter(w for sent in tokenize(pa.array(lines), max_sentence_length=4).to_pylist() for w in sent)
+    assert dict(zip(enc.words().to_pylist(), enc.counts().tolist())) == dict(want)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b""])
+def test_lines_with_their_newlines_tokenize_as_the_lines(tmp_path, gz, ending):
+    import gzip
+
+    from w2v_dist.corpus import read_lines
+
+    text = "\n".join(LINES[:4] + ["", "x\ry", "tail\r"] + LINES[4:]).encode("utf-8")
+    text = text.replace(b"\n", b"\r\n") if ending == b"\r\n" else text
+    text = text + b"\xff bad \xc3(" + ending  # invalid UTF-8 in the last line
+    path = tmp_path / ("t.txt.gz" if gz else "t.txt")
+    path.write_bytes(gzip.compress(text) if gz else text)
+    shard = discover_shards(str(path))[0]
+    s1, s2 = {"invalid_utf8": 0}, {"invalid_utf8": 0}
+    plain, kept = read_lines(shard, stats=s1), read_lines(shard, stats=s2, newlines=True)
+    assert s1 == s2 and s1["invalid_utf8"] == 2
+    assert [x[:-2] if x.endswith("\r\n") else x[:-1] if x.endswith("\n") else x for x in kept.to_pylist()] == \
+        plain.to_pylist()
+    got, want = tokenize_encode(kept), tokenize_encode(plain)
+    assert got[0].equals(want[0])
+    for a, b in zip(got[1:], want[1:]):
+        np.testing.assert_array_equal(a, b)
+
+
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory, small_corpus):
     """The small corpus cut into 5 text files (one of them gzip), and their tokenized sentences."""
@@ -112,6 +155,57 @@ def test_single_read_vocabulary_and_ids_equal_the_references(shards, tok, cache)
         np.testing.assert_array_equal(once[0], ref_ids)
     assert E.drop_cache("t-single") == (1 if cache == "disk" else 0)
     assert not glob.glob(os.path.join(E._local_directory(), "w2v-encoded-t-single*"))
+
+
+@pytest.mark.parametrize("tok", [TOK, {**TOK, "token_pattern": r"\s+"}])
+@pytest.mark.parametrize("cache", ["disk", "memory"])
+def test_group_read_equals_the_references(shards, tok, cache):
+    """Several shards in one task, one dictionary: the counts of Counter, the ids of ``encode``."""
+    groups = [[0, 1, 2], [3], [4]]
+    pairs = [E.encode_local_group([shards[i] for i in g], None, tok, "error", "t-group", g, cache) for g in groups]
+    sentences = [read_tokenize(s, **tok) for s in shards]
+    for g, pair in zip(groups, pairs):  # each group's table: its shards' counts, each word once
+        table = E.local_table(pair)
+        want = collections.Counter(w for i in g for sent in sentences[i].to_pylist() for w in sent)
+        assert table.column("word").to_pylist() == list(dict.fromkeys(table.column("word").to_pylist()))
+        assert dict(zip(table.column("word").to_pylist(), table.column("count").to_pylist())) == dict(want)
+    counter = collections.Counter(w for sents in sentences for sent in sents.to_pylist() for w in sent)
+    merged = merge_counts([E.local_table(p) for p in pairs])
+    assert dict(zip(merged.column("word").to_pylist(), merged.column("count").to_pylist())) == dict(counter)
+    vocab = Vocab.from_counts(merged, min_count=3)
+    assert vocab.corpus_words == sum(counter.values())
+    for g, pair in zip(groups, pairs):
+        parts = E.finish_group(E.local_part(pair), vocab.words_array(), "t-group", g, cache)
+        assert len(parts) == len(g)
+        for j, i in enumerate(g):
+            part = E.group_item(parts, j)
+            ref_ids, ref_off = encode(sentences[i], vocab.words_array())
+            ids, off = (np.load(part.ids_path), np.load(part.offsets_path)) if cache == "disk" else part[:2]
+            np.testing.assert_array_equal(ids, ref_ids)
+            np.testing.assert_array_equal(off, ref_off)
+        assert [x["words"] for x in E.group_infos(parts)] == [E.part_words(p) for p in parts]
+    if cache == "disk":  # only the final parts remain
+        left = sorted(os.listdir(E.cache_dir("t-group", create=False)))
+        assert left == sorted(f"part-{i}.{x}.npy" for i in range(5) for x in ("ids", "off"))
+    assert E.drop_cache("t-group") == (1 if cache == "disk" else 0)
+
+
+def test_merge_dictionaries_sums_counts_and_maps_ids():
+    rng = np.random.default_rng(1)
+    pool = ["a", "bb", "ccc", "é", "漢字", "x" * 20, "y"]
+    words_list, counts_list = [], []
+    for n in (0, 3, 7, 1):
+        w = list(rng.choice(pool, size=n, replace=False))
+        words_list.append(pa.array(w, pa.string()))
+        counts_list.append(rng.integers(1, 100, size=n).astype(np.int64))
+    words, maps, counts = E._merge_dictionaries(words_list, counts_list)
+    want = collections.Counter()
+    for w, c in zip(words_list, counts_list):
+        want.update(dict(zip(w.to_pylist(), c.tolist())))
+    assert dict(zip(words.to_pylist(), counts.tolist())) == dict(want)
+    assert counts.dtype == np.int64 and words.type == pa.string()
+    for w, m in zip(words_list, maps):
+        assert [words[int(k)].as_py() for k in m] == w.to_pylist()
 
 
 def _cache_dirs(client):

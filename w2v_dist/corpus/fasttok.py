@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["code_point_tables", "tokenize_encode"]
+__all__ = ["code_point_tables", "tokenize_encode", "TokenEncoder"]
 
 _N_CP = 0x110000
 _CLASS = r"^[\p{L}\p{M}\p{N}']$"
@@ -79,6 +79,16 @@ def code_point_tables(lowercase: bool = True) -> tuple[np.ndarray, np.ndarray]:
     return mapped, keep
 
 
+@functools.lru_cache(maxsize=2)
+def _ascii_table(lowercase: bool = True) -> np.ndarray:
+    """uint8 [128]: the byte an ASCII byte becomes in a token (from :func:`code_point_tables`), 0 if it separates."""
+    mapped, keep = code_point_tables(lowercase)
+    m = mapped[:128]
+    if (m[keep[:128] == 1] >= 0x80).any() or (m[keep[:128] == 1] == 0).any():
+        raise RuntimeError("an ASCII token character maps outside ASCII")
+    return np.where(keep[:128] == 1, m, 0).astype(np.uint8)
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
 def _put_utf8(buf, n, cp):
     if cp < 0x80:
@@ -117,11 +127,24 @@ def _decode(data, pos, end):
     return np.int64(-1), 1
 
 
+_GOLD = np.uint64(0x9E3779B97F4A7C15)  # 2**64 / golden ratio: Fibonacci hashing (Knuth, TAOCP 3, 6.4)
+
+
 @numba.njit(nogil=True, cache=True)
-def _rehash(slots, hashes, n_words):
+def _log2(size):
+    bits = 0
+    while (1 << bits) < size:
+        bits += 1
+    return bits
+
+
+@numba.njit(nogil=True, cache=True)
+def _rehash(slots, keys, n_words):
+    """Insert words ``0 .. n_words-1`` into the empty slot table ``slots`` (see the kernel)."""
     mask = slots.shape[0] - 1
+    shift = np.uint64(64 - _log2(slots.shape[0]))
     for w in range(n_words):
-        s = np.int64(hashes[w] & np.uint64(mask))
+        s = np.int64((keys[2 * w] * _GOLD) >> shift)
         while slots[s] >= 0:
             s = (s + 1) & mask
         slots[s] = w
@@ -129,15 +152,26 @@ def _rehash(slots, hashes, n_words):
 
 # state: 0 line, 1 byte position, 2 tokens, 3 sentences, 4 tokens in the current sentence, 5 words
 @numba.njit(nogil=True, cache=True)
-def _tokenize_encode_kernel(data, line_off, mapped, keep, max_len, scratch, idx, sent_off, slots, hashes,
+def _tokenize_encode_kernel(data, line_off, mapped, keep, asc, max_len, scratch, idx, sent_off, slots, keys,
                             counts, word_off, word_bytes, state):
     """Scan the lines ``data[line_off[i]:line_off[i+1]]`` from ``state`` on; see :func:`tokenize_encode`.
+
+    Tokens.  ASCII bytes go through ``asc`` (the mapped byte of a token byte, 0 for a separator),
+    other code points are decoded and go through ``mapped`` / ``keep``; leading apostrophes are
+    not written, trailing ones are cut after the token ends.
+
+    Dictionary.  Open addressing with linear probing in ``slots`` (int32 [size], a word id or -1,
+    size a power of two, kept at most half full); word ``w``'s key is ``keys[2w]`` and its length
+    in bytes ``keys[2w + 1]`` (next to each other, and words in order of first appearance, so the
+    frequent words' keys share few cache lines).  The key of a token of at most 8 bytes is its
+    bytes packed little-endian (no token byte is 0, so key and length identify the token and no
+    byte compare is needed); a longer token's key is its 64-bit FNV-1a hash, confirmed by
+    comparing the bytes.  The slot is the top bits of ``key * 2**64/phi`` (Fibonacci hashing).
 
     The arrays are not reallocated here (a Numba loop that reassigns arrays pays reference
     counting on every iteration): when one is full, the state is left at the start of the
     current token and a code is returned, 1: the per-word arrays (``hashes``, ``counts``,
-    ``word_off``), 2: ``word_bytes``, 3: ``slots`` (kept at most half full); the caller grows it
-    and calls again.  0: done.
+    ``word_off``), 2: ``word_bytes``, 3: ``slots``; the caller grows it and calls again.  0: done.
     """
     n_lines = line_off.shape[0] - 1
     li = state[0]
@@ -146,51 +180,74 @@ def _tokenize_encode_kernel(data, line_off, mapped, keep, max_len, scratch, idx,
     n_sent = state[3]
     in_sent = state[4]
     n_words = state[5]
-    mask = slots.shape[0] - 1
+    size = slots.shape[0]
+    mask = size - 1
+    shift = np.uint64(64 - _log2(size))
     code = 0
     while li < n_lines:
         end = line_off[li + 1]
         if pos < line_off[li]:
             pos = line_off[li]
         while pos < end:
-            cp, step = _decode(data, pos, end)
-            if cp < 0 or cp >= 0x110000 or keep[cp] == 0:
-                pos += step
-                continue
             start = pos
-            pos += step
-            # a token: its mapped code points as UTF-8 into scratch
-            n = _put_utf8(scratch, 0, mapped[cp])
-            while pos < end:
-                cp, step = _decode(data, pos, end)
-                if cp < 0 or cp >= 0x110000 or keep[cp] == 0:
-                    break
-                n = _put_utf8(scratch, n, mapped[cp])
-                pos += step
-            # trim apostrophes (one byte, never inside a multi-byte sequence)
-            a = 0
-            while a < n and scratch[a] == 0x27:
-                a += 1
+            n = 0
+            key = np.uint64(0)
+            sep = 0
+            while pos < end:  # the token: a run of kept code points, mapped, as UTF-8 into scratch
+                b = data[pos]
+                if b < 0x80:
+                    t = asc[b]
+                    if t == 0:
+                        sep = 1
+                        break
+                    pos += 1
+                    if t == 0x27 and n == 0:
+                        continue
+                    scratch[n] = t
+                    if n < 8:
+                        key |= np.uint64(t) << np.uint64(8 * n)
+                    n += 1
+                else:
+                    cp, step = _decode(data, pos, end)
+                    if cp < 0 or cp >= 0x110000 or keep[cp] == 0:
+                        sep = step
+                        break
+                    pos += step
+                    m = mapped[cp]
+                    if m == 0x27 and n == 0:
+                        continue
+                    n2 = _put_utf8(scratch, n, m)
+                    while n < n2:
+                        if n < 8:
+                            key |= np.uint64(scratch[n]) << np.uint64(8 * n)
+                        n += 1
             z = n
-            while z > a and scratch[z - 1] == 0x27:
+            while z > 0 and scratch[z - 1] == 0x27:  # trailing apostrophes
                 z -= 1
-            if z == a:
+            if z == 0:
+                pos += sep
                 continue
-            h = np.uint64(0xCBF29CE484222325)  # FNV-1a
-            for k in range(a, z):
-                h = (h ^ np.uint64(scratch[k])) * np.uint64(0x100000001B3)
-            s = np.int64(h & np.uint64(mask))
+            if z < 8:
+                key &= (np.uint64(1) << np.uint64(8 * z)) - np.uint64(1)
+            elif z > 8:
+                key = np.uint64(0xCBF29CE484222325)  # FNV-1a
+                for k in range(z):
+                    key = (key ^ np.uint64(scratch[k])) * np.uint64(0x100000001B3)
+            s = np.int64((key * _GOLD) >> shift)
             wid = -1
             while True:
                 w = slots[s]
                 if w < 0:
                     break
-                if hashes[w] == h:
+                if keys[2 * w] == key and keys[2 * w + 1] == z:
+                    if z <= 8:
+                        wid = w
+                        break
                     lo = word_off[w]
-                    if word_off[w + 1] - lo == z - a:
+                    if word_off[w + 1] - lo == z:
                         same = True
-                        for k in range(z - a):
-                            if word_bytes[lo + k] != scratch[a + k]:
+                        for k in range(z):
+                            if word_bytes[lo + k] != scratch[k]:
                                 same = False
                                 break
                         if same:
@@ -199,20 +256,21 @@ def _tokenize_encode_kernel(data, line_off, mapped, keep, max_len, scratch, idx,
                 s = (s + 1) & mask
             if wid < 0:
                 lo = word_off[n_words]
-                if n_words >= hashes.shape[0]:
+                if 2 * n_words >= keys.shape[0]:
                     code = 1
-                elif lo + (z - a) > word_bytes.shape[0]:
+                elif lo + z > word_bytes.shape[0]:
                     code = 2
-                elif 2 * (n_words + 1) > slots.shape[0]:
+                elif 2 * (n_words + 1) > size:
                     code = 3
                 if code:
                     pos = start
                     break
                 wid = n_words
-                for k in range(z - a):
-                    word_bytes[lo + k] = scratch[a + k]
-                word_off[wid + 1] = lo + (z - a)
-                hashes[wid] = h
+                for k in range(z):
+                    word_bytes[lo + k] = scratch[k]
+                word_off[wid + 1] = lo + z
+                keys[2 * wid] = key
+                keys[2 * wid + 1] = z
                 slots[s] = wid
                 n_words += 1
             counts[wid] += 1
@@ -223,6 +281,7 @@ def _tokenize_encode_kernel(data, line_off, mapped, keep, max_len, scratch, idx,
             idx[n_tok] = wid
             n_tok += 1
             in_sent += 1
+            pos += sep
         if code:
             break
         if in_sent > 0:
@@ -270,52 +329,94 @@ def tokenize_encode(lines: pa.Array, *, lowercase: bool = True, max_sentence_len
     counts : numpy.ndarray
         int64 [D], occurrences of each word (``bincount(idx)``).
     """
-    if isinstance(lines, pa.ChunkedArray):
-        lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
-    if lines.null_count:
-        lines = lines.fill_null("")
-    n = len(lines)
-    if n == 0:
-        return pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64), np.zeros(0, np.int64)
-    off_type = np.int64 if pa.types.is_large_string(lines.type) else np.int32
-    bufs = lines.buffers()
-    off = np.frombuffer(bufs[1], dtype=off_type)[lines.offset:lines.offset + n + 1].astype(np.int64)
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
-    mapped, keep = code_point_tables(bool(lowercase))
-    max_line = int(np.diff(off).max()) if n else 0
-    n_bytes = int(off[-1] - off[0])
-    scratch = np.empty(2 * max_line + 8, dtype=np.uint8)  # a mapped code point grows at most 2 -> 3 bytes
-    idx = np.empty(n_bytes // 2 + 1, dtype=np.int32)  # a token takes a byte and a separator
-    # a sentence is a line, or a piece of max_sentence_length tokens of a longer line
-    sent_off = np.zeros(n + (n_bytes // 2 + 1) // int(max_sentence_length) + 2, dtype=np.int64)
-    words0 = 1 << 12
-    slots = np.full(4 * words0, -1, dtype=np.int32)
-    hashes = np.zeros(words0, dtype=np.uint64)
-    counts = np.zeros(words0, dtype=np.int64)
-    woff = np.zeros(words0 + 1, dtype=np.int64)
-    wbytes = np.zeros(8 * words0, dtype=np.uint8)
-    state = np.zeros(6, dtype=np.int64)
-    while True:
-        code = _tokenize_encode_kernel(data, off, mapped, keep, int(max_sentence_length), scratch, idx, sent_off,
-                                       slots, hashes, counts, woff, wbytes, state)
-        if code == 0:
-            break
-        if code == 1:
-            m = 2 * hashes.shape[0]
-            hashes, counts, woff = _grow(hashes, m), _grow(counts, m), _grow(woff, m + 1)
-        elif code == 2:
-            wbytes = _grow(wbytes, 2 * wbytes.shape[0] + 2 * max_line + 8)
-        else:
-            slots = np.full(2 * slots.shape[0], -1, dtype=np.int32)
-            _rehash(slots, hashes, int(state[5]))
-    n_tok, n_sent, n_words = int(state[2]), int(state[3]), int(state[5])
-    idx, sent_off = idx[:n_tok].copy(), sent_off[:n_sent + 1].copy()
-    counts, woff = counts[:n_words].copy(), woff[:n_words + 1]
-    wbytes = wbytes[:int(woff[-1])]
-    if woff[-1] < 2**31 - 1:
-        words = pa.Array.from_buffers(pa.string(), woff.size - 1, [None, pa.py_buffer(woff.astype(np.int32)),
-                                                                    pa.py_buffer(wbytes)])
-    else:
-        words = pa.Array.from_buffers(pa.large_string(), woff.size - 1, [None, pa.py_buffer(woff),
-                                                                          pa.py_buffer(wbytes)])
-    return words, idx, sent_off, counts
+    enc = TokenEncoder(lowercase=lowercase, max_sentence_length=max_sentence_length)
+    idx, offsets = enc.encode(lines)
+    return enc.words(), idx, offsets, enc.counts()
+
+
+class TokenEncoder:
+    """:func:`tokenize_encode` over several arrays of lines with one dictionary (e.g. a worker's shards).
+
+    Parameters
+    ----------
+    lowercase, max_sentence_length
+        As :func:`tokenize_encode`.
+
+    Each :meth:`encode` call tokenizes its lines and returns their ids in the dictionary built
+    so far (new words are appended in order of first appearance); :meth:`words` and
+    :meth:`counts` are those of all the lines encoded so far.  Encoding ``a`` then ``b`` gives
+    the ids ``tokenize_encode`` gives on the lines of ``a`` followed by those of ``b``.
+    """
+
+    def __init__(self, *, lowercase: bool = True, max_sentence_length: int = 10000):
+        self.lowercase = bool(lowercase)
+        self.max_sentence_length = int(max_sentence_length)
+        words0 = 1 << 14
+        self._slots = np.full(4 * words0, -1, dtype=np.int32)
+        self._keys = np.zeros(2 * words0, dtype=np.uint64)
+        self._counts = np.zeros(words0, dtype=np.int64)
+        self._woff = np.zeros(words0 + 1, dtype=np.int64)
+        self._wbytes = np.zeros(8 * words0, dtype=np.uint8)
+        self._n_words = 0
+
+    def encode(self, lines: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Tokenize and encode ``lines``: (idx int32 [N] dictionary ids, offsets int64 [S + 1]).
+
+        ``lines`` as :func:`tokenize_encode`'s.
+        """
+        if isinstance(lines, pa.ChunkedArray):
+            lines = lines.combine_chunks() if lines.num_chunks != 1 else lines.chunk(0)
+        if lines.null_count:
+            lines = lines.fill_null("")
+        n = len(lines)
+        if n == 0:
+            return np.zeros(0, np.int32), np.zeros(1, np.int64)
+        off_type = np.int64 if pa.types.is_large_string(lines.type) else np.int32
+        bufs = lines.buffers()
+        off = np.frombuffer(bufs[1], dtype=off_type)[lines.offset:lines.offset + n + 1].astype(np.int64)
+        data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+        mapped, keep = code_point_tables(self.lowercase)
+        asc = _ascii_table(self.lowercase)
+        max_line = int(np.diff(off).max()) if n else 0
+        n_bytes = int(off[-1] - off[0])
+        scratch = np.empty(2 * max_line + 8, dtype=np.uint8)  # a mapped code point grows at most 2 -> 3 bytes
+        idx = np.empty(n_bytes // 2 + 1, dtype=np.int32)  # a token takes a byte and a separator
+        # a sentence is a line, or a piece of max_sentence_length tokens of a longer line
+        sent_off = np.zeros(n + (n_bytes // 2 + 1) // self.max_sentence_length + 2, dtype=np.int64)
+        state = np.zeros(6, dtype=np.int64)
+        state[5] = self._n_words
+        slots, keys, counts, woff, wbytes = self._slots, self._keys, self._counts, self._woff, self._wbytes
+        while True:
+            code = _tokenize_encode_kernel(data, off, mapped, keep, asc, self.max_sentence_length, scratch, idx,
+                                           sent_off, slots, keys, counts, woff, wbytes, state)
+            if code == 0:
+                break
+            if code == 1:
+                m = 2 * counts.shape[0]
+                keys, counts, woff = _grow(keys, 2 * m), _grow(counts, m), _grow(woff, m + 1)
+            elif code == 2:
+                wbytes = _grow(wbytes, 2 * wbytes.shape[0] + 2 * max_line + 8)
+            else:
+                slots = np.full(2 * slots.shape[0], -1, dtype=np.int32)
+                _rehash(slots, keys, int(state[5]))
+        self._slots, self._keys, self._counts, self._woff, self._wbytes = slots, keys, counts, woff, wbytes
+        self._n_words = int(state[5])
+        n_tok, n_sent = int(state[2]), int(state[3])
+        return idx[:n_tok].copy(), sent_off[:n_sent + 1].copy()
+
+    def __len__(self) -> int:
+        return self._n_words
+
+    def counts(self) -> np.ndarray:
+        """int64 [D]: occurrences of each dictionary word in all the lines encoded so far (a copy)."""
+        return self._counts[:self._n_words].copy()
+
+    def words(self) -> pa.Array:
+        """pyarrow.StringArray [D] (LargeStringArray beyond 2 GiB): the dictionary, in order of first appearance."""
+        woff = self._woff[:self._n_words + 1]
+        wbytes = self._wbytes[:int(woff[-1])].copy()
+        if woff[-1] < 2**31 - 1:
+            return pa.Array.from_buffers(pa.string(), woff.size - 1, [None, pa.py_buffer(woff.astype(np.int32)),
+                                                                       pa.py_buffer(wbytes)])
+        return pa.Array.from_buffers(pa.large_string(), woff.size - 1, [None, pa.py_buffer(woff.copy()),
+                                                                         pa.py_buffer(wbytes)])

@@ -367,8 +367,11 @@ def _boundary(f, pos: int, size: int) -> int:
     return pos
 
 
-def _lines_from_bytes(buf, stats: dict | None = None) -> pa.Array:
+def _lines_from_bytes(buf, stats: dict | None = None, newlines: bool = False) -> pa.Array:
     """Split UTF-8 bytes into lines (``\\n`` or ``\\r\\n`` removed), vectorized with numpy.
+
+    ``newlines=True``: the lines keep their ``\\n`` / ``\\r\\n`` (the buffer is used as it is,
+    without the copy that removes them), for callers to whom they separate tokens anyway.
 
     A final line without newline is kept; a trailing newline does not make an empty last line.
     Invalid UTF-8 is replaced by U+FFFD; the number of U+FFFD inserted is added to
@@ -379,7 +382,12 @@ def _lines_from_bytes(buf, stats: dict | None = None) -> pa.Array:
     if n == 0:
         return pa.array([], type=pa.string())
     nl = np.flatnonzero(arr == 10)
-    if nl.size:
+    if newlines:
+        data = arr
+        ends = nl + 1
+        if ends.size and ends[-1] == n:
+            ends = ends[:-1]
+    elif nl.size:
         cr = np.zeros(nl.size, dtype=bool)
         has_prev = nl > 0
         cr[has_prev] = arr[nl[has_prev] - 1] == 13
@@ -391,7 +399,7 @@ def _lines_from_bytes(buf, stats: dict | None = None) -> pa.Array:
     else:
         data = arr
         ends = np.zeros(0, dtype=np.int64)
-    tail = [] if arr[-1] == 10 else [data.size]
+    tail = [data.size] if newlines or arr[-1] != 10 else []
     large = data.size >= 2**31 - 1
     offsets = np.concatenate([np.zeros(1, np.int64), ends.astype(np.int64), np.asarray(tail, np.int64)])
     offsets = offsets.astype(np.int64 if large else np.int32)
@@ -407,11 +415,11 @@ def _lines_from_bytes(buf, stats: dict | None = None) -> pa.Array:
         fixed = raw.decode("utf-8", errors="replace")
         if stats is not None:
             stats["invalid_utf8"] = stats.get("invalid_utf8", 0) + fixed.count("\ufffd") - raw.count(b"\xef\xbf\xbd")
-        return _lines_from_bytes(fixed.encode("utf-8"))
+        return _lines_from_bytes(fixed.encode("utf-8"), newlines=newlines)
     return lines
 
 
-def _compressed_lines(f, stats: dict | None = None) -> pa.Array:
+def _compressed_lines(f, stats: dict | None = None, newlines: bool = False) -> pa.Array:
     """Lines of a decompressing file object, read in chunks of :data:`CHUNK_BYTES`."""
     parts: list[pa.Array] = []
     carry = b""
@@ -427,11 +435,11 @@ def _compressed_lines(f, stats: dict | None = None) -> pa.Array:
             carry = buf
             continue
         view = memoryview(buf)
-        parts.append(_lines_from_bytes(view[:cut], stats))
+        parts.append(_lines_from_bytes(view[:cut], stats, newlines))
         carry = bytes(view[cut:])
         del view
     if carry:
-        parts.append(_lines_from_bytes(carry, stats))
+        parts.append(_lines_from_bytes(carry, stats, newlines))
     if not parts:
         return pa.array([], type=pa.string())
     if len(parts) == 1:
@@ -467,7 +475,8 @@ def _parquet_lines(fs, path: str, shard: Shard) -> pa.Array:
     return pc.replace_substring(values, "\r", " ")
 
 
-def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | None = None) -> pa.Array:
+def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | None = None, *,
+               newlines: bool = False) -> pa.Array:
     """Read the lines of one partition.
 
     Parameters
@@ -479,6 +488,9 @@ def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | 
     stats : dict, optional
         When given, ``stats["invalid_utf8"]`` (int) is increased by the number of U+FFFD
         characters that replaced invalid UTF-8 bytes of text input.
+    newlines : bool
+        Text input only: keep each line's ``\\n`` or ``\\r\\n`` at its end (no copy of the text
+        to remove them); for tokenizers to which they are separators (the default tokenization).
 
     Returns
     -------
@@ -504,10 +516,10 @@ def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | 
             raise CorpusError(f"{shard.url}: unknown shard kind {shard.kind!r} (expected text or parquet)")
         if shard.compression == "gzip" and _igzip is not None:  # ISA-L: about 3x zlib's speed
             with fs.open(path, "rb") as raw, _igzip.IGzipFile(fileobj=raw, mode="rb") as f:
-                return _compressed_lines(f, stats)
+                return _compressed_lines(f, stats, newlines)
         if shard.compression is not None:
             with fs.open(path, "rb", compression=shard.compression) as f:
-                return _compressed_lines(f, stats)
+                return _compressed_lines(f, stats, newlines)
         with fs.open(path, "rb") as f:
             size = f.seek(0, 2)
             start = _boundary(f, shard.offset, size)
@@ -516,7 +528,7 @@ def read_lines(shard: Shard, storage_options: dict | None = None, stats: dict | 
                 return pa.array([], type=pa.string())
             f.seek(start)
             data = f.read(end - start)
-        return _lines_from_bytes(data, stats)
+        return _lines_from_bytes(data, stats, newlines)
     except CorpusError:
         raise
     except MemoryError:

@@ -475,12 +475,16 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         def on(k):
             return dict(workers=[hosts[k]], allow_other_workers=False, pure=False)
 
-        pairs = {k: [client.submit(E.encode_local, shards[i], storage_options, tok, config.on_bad_shard, job, i,
-                                   cache, config.max_vocab_size, kept[i] if kept else None, **on(k),
-                                   key=f"w2v-local-{job}-{attempt[0]}-{i}") for i in mine[k]] for k in range(K)}
-        local = {k: [client.submit(E.local_part, f, **on(k)) for f in pairs[k]]
-                 for k in range(K)}
-        level = [client.submit(E.local_table, f, **on(k)) for k in range(K) for f in pairs[k]]
+        # one task per worker thread for its shards (counts summed on the worker: fewer tasks, fewer tables)
+        groups = {k: [g for g in np.array_split(np.asarray(mine[k], dtype=np.int64),
+                                                max(1, min(len(mine[k]), nthreads.get(hosts[k], 1))))
+                      if g.size] for k in range(K)}
+        pairs = {k: [(g.tolist(), client.submit(
+            E.encode_local_group, [shards[i] for i in g], storage_options, tok, config.on_bad_shard, job, g.tolist(),
+            cache, config.max_vocab_size, [kept[i] for i in g] if kept else None, **on(k),
+            key=f"w2v-local-{job}-{attempt[0]}-{g[0]}")) for g in groups[k]] for k in range(K)}
+        local = {k: [(g, client.submit(E.local_part, f, **on(k))) for g, f in pairs[k]] for k in range(K)}
+        level = [client.submit(E.local_table, f, **on(k)) for k in range(K) for _, f in pairs[k]]
         del pairs  # each pair is freed once its two halves are taken
         depth = 0
         while len(level) > 1:
@@ -523,10 +527,16 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         try:
             scatter_words()
             if local_parts is not None:  # read once: map the local ids to vocabulary ids
-                parts = {k: [client.submit(E.finish_part, f, fut_state["words"][hosts[k]], job, i, cache,
-                                           workers=[hosts[k]], allow_other_workers=False, pure=False,
-                                           key=f"w2v-finish-{job}-{attempt[0]}-{i}")
-                             for f, i in zip(local_parts[k], mine[k])] for k in range(K)}
+                parts = {}
+                for k in range(K):
+                    parts[k] = []
+                    for g, f in local_parts[k]:
+                        res = client.submit(E.finish_group, f, fut_state["words"][hosts[k]], job, g, cache,
+                                            workers=[hosts[k]], allow_other_workers=False, pure=False,
+                                            key=f"w2v-finish-{job}-{attempt[0]}-{g[0]}")
+                        parts[k] += [client.submit(E.group_item, res, j, workers=[hosts[k]], allow_other_workers=False,
+                                                   pure=False, key=f"w2v-finish-{job}-{attempt[0]}-{g[0]}-{j}")
+                                     for j in range(len(g))]
                 local_parts = None
             else:
                 parts = encode(range(K))

@@ -1,9 +1,11 @@
 """The encoded corpus on the workers: one read of each shard, and a cache on the worker's disk.
 
 Single pass.  Each shard is read and tokenized once, on the worker that will train it
-(:func:`encode_local`): its tokens are dictionary-encoded against a *local* dictionary (the
-distinct tokens of the shard in order of first appearance, with their counts).  The count tables
-(local dictionary + counts) are summed in a tree reduction into the vocabulary; then
+(:func:`encode_local`; the driver runs :func:`encode_local_group`, one task per worker thread for
+its shards, whose dictionary and counts cover all of them): its tokens are dictionary-encoded
+against a *local* dictionary (the distinct tokens in order of first appearance, with their
+counts).  The count tables (local dictionary + counts) are summed in a tree reduction into the
+vocabulary; then
 :func:`finish_part` maps each shard's local ids to vocabulary ids with one ``numpy`` take through
 ``pc.index_in(local dictionary, vocabulary)`` (out-of-vocabulary tokens dropped, sentences left
 without a token dropped), which gives exactly what :func:`w2v_dist.vocab.encode` gives on the
@@ -33,11 +35,13 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "encode_local", "finish_part", "encode_shard_once", "slice_arrays",
+__all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "LocalGroup", "encode_local", "encode_local_group",
+           "finish_part", "finish_group", "group_item", "group_infos", "encode_shard_once", "slice_arrays",
            "part_words", "part_info", "cache_dir", "drop_cache", "CACHE_MODES"]
 
 CACHE_MODES = ("disk", "memory")
@@ -158,8 +162,21 @@ def _save(path: str, arr: np.ndarray) -> None:
         np.save(fh, arr, allow_pickle=False)
 
 
-def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=None):
-    """(local dictionary [D], idx int32 [n], offsets int64 [S + 1], counts int64 [D]) of a shard."""
+def _fast(tokenize_options: dict, source=None) -> bool:
+    """Whether the shard is read with the Numba tokenizer (default tokenization, no phrases)."""
+    from ..corpus import DEFAULT_TOKEN_PATTERN
+
+    pattern = tokenize_options.get("token_pattern")
+    return source is None and tokenize_options.get("phrases") is None and (
+        pattern is None or pattern == DEFAULT_TOKEN_PATTERN)
+
+
+def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=None, encoder=None):
+    """(local dictionary [D], idx int32 [n], offsets int64 [S + 1], counts int64 [D]) of a shard.
+
+    With ``encoder`` (a :class:`~w2v_dist.corpus.fasttok.TokenEncoder`, fast path only):
+    ``(None, idx, offsets, None)``, ``idx`` in the encoder's dictionary.
+    """
     from ..corpus import DEFAULT_TOKEN_PATTERN, read_lines, read_tokenize
     from ..corpus.fasttok import tokenize_encode
 
@@ -169,7 +186,11 @@ def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=
         model = tok["phrases"]
         sentences = model.apply(source, start=len(model.passes) - 1)
     elif tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
-        return tokenize_encode(read_lines(shard, storage_options, stats), lowercase=tok.get("lowercase", True),
+        # the lines keep their newline bytes (separators to the tokenizer): no copy of the text
+        if encoder is not None:
+            return (None,) + encoder.encode(read_lines(shard, storage_options, stats, newlines=True)) + (None,)
+        return tokenize_encode(read_lines(shard, storage_options, stats, newlines=True),
+                               lowercase=tok.get("lowercase", True),
                                max_sentence_length=tok.get("max_sentence_length", 10000))
     else:
         sentences = read_tokenize(shard, storage_options, stats=stats, **tok)
@@ -247,6 +268,187 @@ def encode_local(shard, storage_options, tokenize_options: dict, on_bad_shard: s
     return LocalPart(int(idx.size), info, path=path), table
 
 
+@dataclass(eq=False)
+class LocalGroup:
+    """Several shards of one worker encoded against one dictionary (:func:`encode_local_group`).
+
+    ``parts`` are the shards' :class:`LocalPart` (their ``idx`` index ``words``; their own
+    ``words`` are None); ``words`` [D] is the group's dictionary (pyarrow strings), or None with
+    ``path`` set (files ``<path>.words.npy`` / ``<path>.wordoff.npy``: its bytes and offsets).
+    """
+
+    parts: list
+    path: str | None = None
+    words: pa.Array | None = None
+
+
+def _merge_dictionaries(words_list: list, counts_list: list):
+    """One dictionary for several local dictionaries.
+
+    Returns ``(words [D], maps, counts int64 [D])``: ``maps[j]`` int32 [D_j] is the position in
+    ``words`` of each word of ``words_list[j]``; ``counts`` sums ``counts_list`` word by word
+    (``pc.dictionary_encode`` of the concatenated dictionaries, first-appearance order).
+    """
+    if len(words_list) == 1:
+        return words_list[0], [np.arange(len(words_list[0]), dtype=np.int32)], counts_list[0]
+    total = sum(w.nbytes for w in words_list)
+    typ = pa.large_string() if total >= 2**31 - 1 else pa.string()
+    allw = pa.concat_arrays([w.cast(typ) if w.type != typ else w for w in words_list])
+    enc = pc.dictionary_encode(allw)
+    ind = np.asarray(enc.indices).astype(np.int32, copy=False)
+    counts = np.zeros(len(enc.dictionary), dtype=np.int64)
+    np.add.at(counts, ind, np.concatenate(counts_list).astype(np.int64, copy=False))
+    cuts = np.cumsum([len(w) for w in words_list])[:-1]
+    words = enc.dictionary.cast(pa.string()) if typ == pa.string() else enc.dictionary
+    return words, np.split(ind, cuts), counts
+
+
+def encode_local_group(shards: list, storage_options, tokenize_options: dict, on_bad_shard: str, job: str,
+                       indices: list, cache: str = "disk", max_vocab_size: int | None = None,
+                       sources: list | None = None) -> tuple[LocalGroup, pa.Table]:
+    """Worker task: :func:`encode_local` of several shards, with one dictionary and one count table.
+
+    One task for the shards a worker thread reads (rather than one per shard) and their counts
+    summed on the worker: fewer tasks to schedule, one count table per group to send and merge.
+    With the default tokenization the shards are encoded one after the other by one
+    :class:`~w2v_dist.corpus.fasttok.TokenEncoder` (one dictionary as they are read); otherwise
+    each is tokenized as :func:`encode_local` does, then the local dictionaries are merged into
+    one (:func:`_merge_dictionaries`) and each shard's ids mapped to it.
+
+    Parameters
+    ----------
+    shards : list of Shard
+    storage_options, tokenize_options, on_bad_shard, job, cache, max_vocab_size
+        As :func:`encode_local` (``max_vocab_size`` prunes the group's table).
+    indices : list of int
+        Each shard's position in the job's shard list (names its files).
+    sources : list, optional
+        Per shard, as ``source`` of :func:`encode_local`.
+
+    Returns
+    -------
+    (LocalGroup, pyarrow.Table)
+        The group (``parts[j]`` is shard ``j``'s), and the count table of all its shards.
+
+    Raises
+    ------
+    CorpusError
+        A shard cannot be read and ``on_bad_shard`` is ``"error"``.
+    """
+    from ..corpus.fasttok import TokenEncoder
+    from ..errors import CorpusError
+    from ..vocab import _empty_counts, _with_meta, merge_counts
+
+    release_large_arrays()
+    # default tokenization: one dictionary for all the shards as they are read (no merge afterwards)
+    encoder = TokenEncoder(lowercase=tokenize_options.get("lowercase", True),
+                           max_sentence_length=tokenize_options.get("max_sentence_length", 10000)) \
+        if _fast(tokenize_options) and not sources else None
+    # each shard's ids go to disk as soon as it is read (disk cache): the group never holds its corpus
+    parts, dicts = [], []
+    for j, shard in enumerate(shards):
+        stats = {"invalid_utf8": 0}
+        try:
+            words_j, idx, offsets, counts_j = _tokens(shard, storage_options, tokenize_options, stats,
+                                                      sources[j] if sources else None, encoder)
+            info = {"url": shard.url, "invalid_utf8": int(stats["invalid_utf8"]), "error": None}
+        except CorpusError as exc:
+            if on_bad_shard != "skip":
+                raise
+            words_j, idx, offsets, counts_j = (pa.array([], pa.string()), np.zeros(0, np.int32), np.zeros(1, np.int64),
+                                               np.zeros(0, np.int64))
+            info = {"url": shard.url, "invalid_utf8": 0, "error": str(exc)}
+        if encoder is None:
+            dicts.append((words_j, counts_j))
+        if cache == "memory":
+            parts.append(LocalPart(int(idx.size), info, idx=idx, offsets=offsets))
+        else:
+            path = os.path.join(cache_dir(job), f"local-{indices[j]}")
+            _save(path + ".idx.npy", idx)
+            _save(path + ".off.npy", offsets)
+            parts.append(LocalPart(int(idx.size), info, path=path))
+        del idx, offsets
+    if encoder is not None:
+        words, counts = encoder.words(), encoder.counts()
+    else:
+        words, maps, counts = _merge_dictionaries([d[0] for d in dicts], [d[1] for d in dicts])
+        del dicts
+        if len(shards) > 1:  # local ids -> the group's ids, one shard at a time
+            for part, m in zip(parts, maps):
+                if part.n_tokens == 0:
+                    continue
+                if part.path is None:
+                    part.idx = m[part.idx]
+                else:
+                    _save(part.path + ".idx.npy", m[np.load(part.path + ".idx.npy")])
+    n_tokens = sum(p.n_tokens for p in parts)
+    table = _with_meta(pa.table({"word": words, "count": pa.array(counts, pa.int64())}), n_tokens, 1) \
+        if len(words) else _empty_counts()
+    if max_vocab_size is not None and table.num_rows > max_vocab_size:
+        table = merge_counts([table], max_vocab_size)
+    if cache == "memory":
+        return LocalGroup(parts, words=words), table
+    path = os.path.join(cache_dir(job), f"dict-{indices[0]}")
+    raw, woff = _string_buffers(words)
+    _save(path + ".words.npy", raw)
+    _save(path + ".wordoff.npy", woff)
+    return LocalGroup(parts, path=path), table
+
+
+def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: list, cache: str = "disk") -> list:
+    """Worker task: :func:`finish_part` of each shard of a :class:`LocalGroup` (one dictionary lookup).
+
+    Returns
+    -------
+    list
+        Per shard, in order, what :func:`finish_part` returns; the local files are removed.
+    """
+    if group.path is None:
+        words = group.words
+    else:
+        words = _strings(np.load(group.path + ".words.npy"), np.load(group.path + ".wordoff.npy"))
+    table = _vocab_table(words, vocab_words) if len(words) else np.zeros(0, np.int32)
+    del words
+    out = []
+    for part, index in zip(group.parts, indices):
+        if part.path is None:
+            idx, offsets = part.idx, part.offsets
+        else:
+            idx, offsets = np.load(part.path + ".idx.npy"), np.load(part.path + ".off.npy")
+        ids, off = _apply_table(table, idx, offsets)
+        del idx
+        if part.path is not None:
+            for ext in (".idx.npy", ".off.npy"):
+                try:
+                    os.remove(part.path + ext)
+                except OSError:
+                    pass
+        if cache == "memory":
+            out.append((ids, off, dict(part.info)))
+            continue
+        path = os.path.join(cache_dir(job), f"part-{index}")
+        _save(path + ".ids.npy", ids)
+        _save(path + ".off.npy", off)
+        out.append(EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), dict(part.info)))
+    if group.path is not None:
+        for ext in (".words.npy", ".wordoff.npy"):
+            try:
+                os.remove(group.path + ext)
+            except OSError:
+                pass
+    return out
+
+
+def group_item(results: list, j: int):
+    """Item ``j`` of a :func:`finish_group` result (one future per shard for the driver)."""
+    return results[j]
+
+
+def group_infos(results: list) -> list:
+    """:func:`part_info` of each item of a :func:`finish_group` result."""
+    return [part_info(r) for r in results]
+
+
 def local_table(pair) -> pa.Table:
     """The count table of an :func:`encode_local` result."""
     return pair[1]
@@ -257,27 +459,51 @@ def local_part(pair) -> LocalPart:
     return pair[0]
 
 
+def _vocab_table(words: pa.Array, vocab_words: pa.Array) -> np.ndarray:
+    """int32 [D]: the vocabulary id of each local dictionary word, -1 when out of the vocabulary."""
+    if words.type != vocab_words.type:
+        words = words.cast(vocab_words.type)
+    return np.asarray(pc.index_in(words, value_set=vocab_words).fill_null(-1)).astype(np.int32)
+
+
+@numba.njit(nogil=True, cache=True)
+def _apply_table_kernel(table, idx, offsets, ids, out):
+    """One pass of :func:`_apply_table`: returns (N, S); ``ids[:N]``, ``out[:S + 1]`` are filled."""
+    n = 0
+    s = 0
+    out[0] = 0
+    for k in range(offsets.shape[0] - 1):
+        for t in range(offsets[k], offsets[k + 1]):
+            w = table[idx[t]]
+            if w >= 0:
+                ids[n] = w
+                n += 1
+        if n > out[s]:
+            s += 1
+            out[s] = n
+    return n, s
+
+
+def _apply_table(table: np.ndarray, idx: np.ndarray, offsets: np.ndarray):
+    """Local ids -> vocabulary ids through ``table`` (OOV dropped, empty sentences dropped).
+
+    ``table`` int32 [D] (-1: out of the vocabulary), ``idx`` int32 [n], ``offsets`` int64 [S + 1];
+    returns (ids int32 [N], offsets int64 [S' + 1]).  One Numba pass, no temporaries.
+    """
+    if idx.size == 0:
+        return np.zeros(0, np.int32), np.zeros(1, np.int64)
+    ids = np.empty(idx.size, dtype=np.int32)
+    out = np.empty(offsets.size, dtype=np.int64)
+    n, s = _apply_table_kernel(np.ascontiguousarray(table, dtype=np.int32), np.ascontiguousarray(idx, dtype=np.int32),
+                               np.ascontiguousarray(offsets, dtype=np.int64), ids, out)
+    return ids[:n], out[:s + 1]
+
+
 def _remap(words: pa.Array, idx: np.ndarray, offsets: np.ndarray, vocab_words: pa.Array):
     """Local ids -> vocabulary ids (OOV dropped, empty sentences dropped), as :func:`w2v_dist.vocab.encode`."""
     if len(words) == 0 or idx.size == 0:
         return np.zeros(0, np.int32), np.zeros(1, np.int64)
-    if words.type != vocab_words.type:
-        words = words.cast(vocab_words.type)
-    table = np.asarray(pc.index_in(words, value_set=vocab_words).fill_null(-1)).astype(np.int32)
-    ids = table[idx]
-    keep = ids >= 0
-    if not keep.all():
-        ids = ids[keep]
-        kept_before = np.zeros(keep.size + 1, dtype=np.int64)
-        np.cumsum(keep, out=kept_before[1:])
-        ends = kept_before[offsets]
-    else:
-        ends = offsets
-    lens = np.diff(ends)
-    lens = lens[lens > 0]
-    out = np.zeros(lens.size + 1, dtype=np.int64)
-    np.cumsum(lens, out=out[1:])
-    return np.ascontiguousarray(ids, dtype=np.int32), out
+    return _apply_table(_vocab_table(words, vocab_words), idx, offsets)
 
 
 def finish_part(local: LocalPart, vocab_words: pa.Array, job: str, index: int, cache: str = "disk"):
