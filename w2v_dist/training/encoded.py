@@ -418,11 +418,7 @@ def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: li
         ids, off = _apply_table(table, idx, offsets)
         del idx
         if part.path is not None:
-            for ext in (".idx.npy", ".off.npy"):
-                try:
-                    os.remove(part.path + ext)
-                except OSError:
-                    pass
+            _remove(part.path, (".idx.npy", ".off.npy"))
         if cache == "memory":
             out.append((ids, off, dict(part.info)))
             continue
@@ -431,12 +427,17 @@ def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: li
         _save(path + ".off.npy", off)
         out.append(EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), dict(part.info)))
     if group.path is not None:
-        for ext in (".words.npy", ".wordoff.npy"):
-            try:
-                os.remove(group.path + ext)
-            except OSError:
-                pass
+        _remove(group.path, (".words.npy", ".wordoff.npy"))
     return out
+
+
+def _remove(stem: str, exts) -> None:
+    """Remove the files ``stem + ext`` that exist (a temporary file of a group task)."""
+    for ext in exts:
+        try:
+            os.remove(stem + ext)
+        except OSError:
+            pass
 
 
 def group_item(results: list, j: int):
