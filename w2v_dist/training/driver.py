@@ -9,7 +9,8 @@ Data flow (DESIGN.md)::
 Rounds.  With one worker nothing is merged: its threads share one replica, which the driver
 fetches at the end, and a round is ``max(sync_every, solo_round)`` words (its only uses are the
 progress bar, the loss log and checkpoints).  Worker k holds ``W_k`` in-vocabulary words per
-epoch.  An epoch has ``R = ceil(max_k W_k / sync_every)`` rounds; in round j worker k trains the sentences that start in
+epoch.  An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
+``sync_every``, or the lone replica's round above); in round j worker k trains the sentences that start in
 words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
