@@ -177,15 +177,14 @@ def _tokens(shard, storage_options, tokenize_options: dict, stats: dict, source=
     With ``encoder`` (a :class:`~w2v_dist.corpus.fasttok.TokenEncoder`, fast path only):
     ``(None, idx, offsets, None)``, ``idx`` in the encoder's dictionary.
     """
-    from ..corpus import DEFAULT_TOKEN_PATTERN, read_lines, read_tokenize
+    from ..corpus import read_lines, read_tokenize
     from ..corpus.fasttok import tokenize_encode
 
     tok = dict(tokenize_options)
-    pattern = tok.get("token_pattern")
     if source is not None:  # the shard as learn_phrases kept it: only its last pass remains to apply
         model = tok["phrases"]
         sentences = model.apply(source, start=len(model.passes) - 1)
-    elif tok.get("phrases") is None and (pattern is None or pattern == DEFAULT_TOKEN_PATTERN):
+    elif _fast(tok):
         # the lines keep their newline bytes (separators to the tokenizer): no copy of the text
         if encoder is not None:
             return (None,) + encoder.encode(read_lines(shard, storage_options, stats, newlines=True)) + (None,)
@@ -419,16 +418,21 @@ def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: li
         del idx
         if part.path is not None:
             _remove(part.path, (".idx.npy", ".off.npy"))
-        if cache == "memory":
-            out.append((ids, off, dict(part.info)))
-            continue
-        path = os.path.join(cache_dir(job), f"part-{index}")
-        _save(path + ".ids.npy", ids)
-        _save(path + ".off.npy", off)
-        out.append(EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), dict(part.info)))
+        out.append(_store_part(ids, off, dict(part.info), job, index, cache))
     if group.path is not None:
         _remove(group.path, (".words.npy", ".wordoff.npy"))
     return out
+
+
+def _store_part(ids: np.ndarray, off: np.ndarray, info: dict, job: str, index: int, cache: str):
+    """A finished shard as a training task takes it: ``(ids, off, info)`` in memory, or an
+    :class:`EncodedPart` whose ``part-<index>`` files hold ids (int32) and offsets (int64)."""
+    if cache == "memory":
+        return ids, off, info
+    path = os.path.join(cache_dir(job), f"part-{index}")
+    _save(path + ".ids.npy", ids)
+    _save(path + ".off.npy", off)
+    return EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), info)
 
 
 def _remove(stem: str, exts) -> None:
@@ -523,17 +527,8 @@ def finish_part(local: LocalPart, vocab_words: pa.Array, job: str, index: int, c
     ids, off = _remap(words, idx, offsets, vocab_words)
     del idx, words
     if local.path is not None:
-        for ext in (".idx.npy", ".off.npy", ".words.npy", ".wordoff.npy"):
-            try:
-                os.remove(local.path + ext)
-            except OSError:
-                pass
-    if cache == "memory":
-        return ids, off, dict(local.info)
-    path = os.path.join(cache_dir(job), f"part-{index}")
-    _save(path + ".ids.npy", ids)
-    _save(path + ".off.npy", off)
-    return EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), dict(local.info))
+        _remove(local.path, (".idx.npy", ".off.npy", ".words.npy", ".wordoff.npy"))
+    return _store_part(ids, off, dict(local.info), job, index, cache)
 
 
 def encode_shard_once(shard, storage_options, vocab_words, tokenize_options: dict, on_bad_shard: str, job: str,
@@ -544,12 +539,7 @@ def encode_shard_once(shard, storage_options, vocab_words, tokenize_options: dic
     """
     local, _ = encode_local(shard, storage_options, tokenize_options, on_bad_shard, job, index, "memory")
     ids, off, info = finish_part(local, vocab_words, job, index, "memory")
-    if cache == "memory":
-        return ids, off, info
-    path = os.path.join(cache_dir(job), f"part-{index}")
-    _save(path + ".ids.npy", ids)
-    _save(path + ".off.npy", off)
-    return EncodedPart(path + ".ids.npy", path + ".off.npy", int(ids.size), int(off.size - 1), info)
+    return _store_part(ids, off, info, job, index, cache)
 
 
 def part_words(part) -> int:
