@@ -105,3 +105,32 @@ def test_expected_updates_against_a_direct_count():
                 node[points[w, d]] += kept[w] / sum(kept) * S * m
         np.testing.assert_allclose(got[2], node)
         assert got[2][len(counts) - 2] == pytest.approx(S * m)  # the root is on every path
+
+
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_row_scales_use_the_initial_learning_rate(monkeypatch, small_corpus, tmp_path, partitioned):
+    """Every merge (driver-held and owner-partitioned) computes its row scales from ``config.alpha``,
+    not from the round's decayed rate (with which late rounds summed nearly every row)."""
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+    from w2v_dist.training import merge as M
+    from w2v_dist.training import partition as P
+
+    seen, real = [], M.row_scales
+
+    def spy(n_updates, alpha, replicas, c=0.1):
+        seen.append(float(alpha))
+        return real(n_updates, alpha, replicas, c)
+
+    monkeypatch.setattr(M, "row_scales", spy)
+    monkeypatch.setattr(P, "row_scales", spy)
+    lines = small_corpus.read_text(encoding="utf-8").splitlines()[:1500]
+    (tmp_path / "a.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        res = w2v_dist.train([str(tmp_path / "a.txt")], client=client, output=str(tmp_path / "out"),
+                             sg=1, epochs=2, vector_size=16, sync_every=3000, min_count=3, seed=3,
+                             alpha=0.03, min_alpha=0.0001, merge="scaled-sum",
+                             central_partition_bytes=0 if partitioned else None)
+    rounds = res.metrics["round_stats"]
+    assert len(rounds) > 4 and rounds[-1]["alpha_start"] < 0.02  # the rate did decay
+    assert len(seen) >= len(rounds) and set(seen) == {0.03}

@@ -791,7 +791,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 exchange = {}
                 if K > 1 and part is not None:  # owners merge their rows; the driver sees sizes only
                     try:
-                        merges, sizes = P.merge_round(client, part, rid, r, config.merge, a0, failures)
+                        merges, sizes = P.merge_round(client, part, rid, r, config.merge, config.alpha, failures)
                         merged = _gather(client, sizes, hosts, f"merging round {r}")
                         sent_updates[r] = merges
                     except _RoundFailed as exc:
@@ -806,7 +806,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 elif K > 1:
                     upd = []
                     for i, m in enumerate(mats):
-                        extra = {} if n_updates is None else {"scale": row_scales(n_updates[i], a0, K)}
+                        extra = {} if n_updates is None else {"scale": row_scales(n_updates[i], config.alpha, K)}
                         changed = merge(m, [x["rows"][i] for x in results], [x["deltas"][i] for x in results],
                                         **extra)
                         upd.append((changed, m[changed]))

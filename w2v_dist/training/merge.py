@@ -182,6 +182,12 @@ def row_scales(n_updates: np.ndarray, alpha: float, replicas: int, c: float = 0.
     study (``../shared/evidence/averaging.md``, Q3, ``c = 0.1`` fitted there on the per-row
     diagnostic).
 
+    ``alpha`` is the job's initial learning rate, not the round's decayed one.  With the decayed
+    rate ``q`` rises towards 1 late in training, so more and more rows are summed rather than
+    averaged; at 8 replicas the sum of nearly parallel moves then overshoots.  On the whole shared
+    corpus CBOW-NS at 8 workers x 25,000 words a round diverged in its last epoch that way (loss per
+    word 2.14, then 734; benchmarks/README.md, "Row scales from the initial learning rate").
+
     Returns
     -------
     float32 array, same shape as ``n_updates``, values in ``[1/K, 1]``.

@@ -285,8 +285,8 @@ def shard_merge(job: str, j: int, spec: dict, *pieces) -> list[tuple[np.ndarray,
     Parameters
     ----------
     spec : dict
-        ``merge`` (rule name), ``alpha`` (learning rate at the round's start, for
-        ``scaled-sum``), ``replicas`` (K).
+        ``merge`` (rule name), ``alpha`` (the job's initial learning rate, for
+        ``scaled-sum``'s row scales; see :func:`w2v_dist.training.merge.row_scales`), ``replicas`` (K).
     *pieces : K lists (one per replica, in replica order) of per-matrix ``(rows int64 [n],
         values float32 [n, D])``
         Global row ids inside this owner's range, and the replica's values after its round.
