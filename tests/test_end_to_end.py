@@ -9,7 +9,7 @@ import pytest
 
 from w2v_dist.cli import main
 from w2v_dist.cluster import dask_client
-from w2v_dist.errors import W2VError
+from w2v_dist.errors import ConfigError, W2VError
 from w2v_dist.output import OUTPUT_FILES
 from w2v_dist.evaluation import evaluate_word_pairs
 from w2v_dist.vectors import WordVectors
@@ -242,3 +242,28 @@ def test_one_worker_rounds_are_solo_round_words(small_corpus, inproc_client):
     assert len(big["loss"]) == big["rounds"]
     two = w2v_dist.train([str(small_corpus)], client=inproc_client, solo_round=40_000, **common).metrics
     assert two["workers"] == 2 and two["rounds_per_epoch"] >= math.ceil(n / 2 / 5_000)
+
+
+def test_sync_total_is_split_over_the_workers(small_corpus, inproc_client):
+    """With ``sync_every = 0`` (the default) each of K workers trains ``sync_total // K`` words a
+    round; an explicit ``sync_every`` is per worker, whatever K."""
+    import math
+
+    import w2v_dist
+    from w2v_dist.config import Config
+
+    assert [Config().round_words(k) for k in (1, 2, 4, 8)] == [200_000, 100_000, 50_000, 25_000]
+    assert Config(sync_every=7).round_words(8) == 7 and Config(sync_total=3).round_words(8) == 1
+    for bad in (dict(sync_every=-1), dict(sync_total=0)):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            Config(**bad).validate()
+    common = dict(sg=0, epochs=1, vector_size=8, min_count=5, seed=2)
+    m = w2v_dist.train([str(small_corpus)], client=inproc_client, sync_total=12_000, **common).metrics
+    assert m["workers"] == 2 and m["round_words"] == 6_000
+    assert m["config"]["sync_every"] == 0 and m["config"]["sync_total"] == 12_000
+    # the larger stream sets the rounds: ceil(its words / 6,000); together they hold train_words
+    assert m["rounds_per_epoch"] >= math.ceil(m["train_words"] / 2 / 6_000)
+    assert all(s["words"] <= 2 * 6_000 + 1_000 for s in m["round_stats"])  # a sentence may overrun a slice
+    fixed = w2v_dist.train([str(small_corpus)], client=inproc_client, sync_every=6_000, sync_total=1,
+                           **common).metrics
+    assert fixed["round_words"] == 6_000 and fixed["loss"] == m["loss"]

@@ -36,7 +36,7 @@ class Config:
 
     Model and vocabulary parameters carry gensim's names and defaults (``sg=0`` is CBOW, as in
     gensim).  The distributed parameters are w2v-dist's own.  Units: ``sync_every``,
-    ``solo_round`` and ``max_sentence_length`` are in words (tokens), ``blocksize`` in bytes.
+    ``sync_total``, ``solo_round`` and ``max_sentence_length`` are in words (tokens), ``blocksize`` in bytes.
 
     Raises
     ------
@@ -91,8 +91,9 @@ class Config:
     tls_ca_file: str | None = _f(None, "TLS to the scheduler: CA certificate file (PEM)", "cluster")
     tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
-    sync_every: int = _f(100_000, "words per worker between merges into the central copy", "train")
-    solo_round: int = _f(1_000_000, "words per round when one worker trains: a lone replica merges nothing, so its rounds only pace the progress bar, the loss log and checkpoint_every; rounds are max(sync_every, solo_round) words (0: sync_every)", "train")
+    sync_every: int = _f(0, "words per worker between merges into the central copy (one round); 0: sync_total // workers, so the round's total work stays the same as workers are added", "train")
+    sync_total: int = _f(200_000, "with sync_every=0, words all workers together train between merges (each of K workers sync_total // K)", "train")
+    solo_round: int = _f(1_000_000, "words per round when one worker trains: a lone replica merges nothing, so its rounds only pace the progress bar, the loss log and checkpoint_every; rounds are max(round words, solo_round) words (0: the round words)", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
@@ -155,13 +156,13 @@ class Config:
             bad("encoded_cache", "must be disk or memory")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
-        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round"):
+        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round", "sync_every"):
             if getattr(self, name) < 0:
                 bad(name, "must be >= 0")
         if self.checkpoint is not None and not self.checkpoint:
             bad("checkpoint", "must be a non-empty URL when given")
         for name in ("window", "vector_size", "epochs", "min_count", "max_sentence_length",
-                     "workers", "sync_every", "restrict_vocab", "blocksize"):
+                     "workers", "sync_total", "restrict_vocab", "blocksize"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
         if self.central_partition_bytes is not None and self.central_partition_bytes < 0:
@@ -206,6 +207,19 @@ class Config:
         if self.merge not in MERGE_RULES:
             bad("merge", f"unknown merge rule; choose one of {sorted(MERGE_RULES)}")
         return self
+
+    def round_words(self, replicas: int) -> int:
+        """Words each of ``replicas`` workers trains in one round, before the lone-replica rule.
+
+        ``sync_every`` when set; else ``sync_total // replicas`` (at least 1), so that a round is
+        the same total work, and the central copy sees about the same progress between merges,
+        at any number of workers.  Why: with 100,000 words a worker, CBOW-NS at 8 workers lost
+        3.6 analogy points against one worker; at 25,000 (200,000 in all) it was within 0.3
+        (benchmarks/README.md, "Row scales from the initial learning rate").
+        """
+        if self.sync_every:
+            return int(self.sync_every)
+        return max(1, int(self.sync_total) // max(int(replicas), 1))
 
     def hyperparameters(self) -> dict[str, Any]:
         """Every parameter as a JSON-serialisable dict (for ``metrics.json``)."""

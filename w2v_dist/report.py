@@ -350,7 +350,7 @@ def render_report(wv, metrics: dict, counts=None, title: str | None = None) -> s
     ]
     params = [(html.escape(k), _fmt(cfg[k])) for k in (
         "vector_size", "window", "min_count", "sample", "alpha", "min_alpha", "epochs", "ns_exponent",
-        "sync_every", "merge", "seed") if k in cfg]
+        "sync_every", "sync_total", "merge", "seed") if k in cfg]
     plots = []
     if rounds:
         plots.append(("loss", _plot_loss(rounds, bool(cfg.get("compute_loss", 1)))))

@@ -7,11 +7,12 @@ Data flow (DESIGN.md)::
     rounds: every worker trains its replica on its slice --> changed rows --merge--> central copy
 
 Rounds.  With one worker nothing is merged: its threads share one replica, which the driver
-fetches at the end, and a round is ``max(sync_every, solo_round)`` words (its only uses are the
-progress bar, the loss log and checkpoints).  Worker k holds ``W_k`` in-vocabulary words per
-epoch.  An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
-``sync_every``, or the lone replica's round above); in round j worker k trains the sentences that start in
-words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all workers finish an epoch together.
+fetches at the end, and a round is ``max(config.round_words(1), solo_round)`` words (its only
+uses are the progress bar, the loss log and checkpoints).  Worker k holds ``W_k`` in-vocabulary
+words per epoch.  An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
+``config.round_words(K)``: ``sync_every``, else ``sync_total // K``; or the lone replica's round
+above); in round j worker k trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)``
+of its stream, so all workers finish an epoch together.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
 row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
@@ -621,7 +622,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     total = config.epochs * per_epoch
     # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
     # progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
-    round_words = config.sync_every if K > 1 else max(config.sync_every, config.solo_round)
+    round_words = config.round_words(K) if K > 1 else max(config.round_words(K), config.solo_round)
     R = max(1, math.ceil(max(W_k.values()) / round_words))
     n_updates = None
     if getattr(merge, "needs_row_scale", False) and K > 1:
@@ -847,7 +848,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                             recover(str(exc))  # back to the last checkpoint
                             continue
                     state = {"rounds_done": r, "words_done": done, "effective_words": effective,
-                             "rounds_per_epoch": R, "train_words": per_epoch, "epoch": r // R,
+                             "rounds_per_epoch": R,
+        "round_words": int(round_words), "train_words": per_epoch, "epoch": r // R,
                              "alpha": alpha_at(done), "seed": config.seed, "workers": K,
                              "config": config.hyperparameters(), "inputs": [s.url for s in shards],
                              "round_stats": round_stats}
@@ -911,6 +913,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "partitions": len(shards),
         "rounds": r,
         "rounds_per_epoch": R,
+        "round_words": int(round_words),
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},
