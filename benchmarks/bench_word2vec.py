@@ -23,6 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import SHARED, cpu_model, measure, tokenize_to_file  # noqa: E402
 
@@ -79,7 +81,15 @@ def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, th
         res = w2v_dist.train(inputs, client=client, seed=seed, output=out, overwrite=True, merge=merge,
                              shared_negatives=shared_negatives, **p)
     m = res.metrics
-    return {"vocab_seconds": m["stage_seconds"]["vocab"] + m["stage_seconds"]["encode"],
+    rs = m["round_stats"]
+
+    def median(name):
+        return float(np.median([s.get(name, 0) for s in rs])) if rs else 0.0
+
+    return {"round_words": m["round_words"], "rounds_per_epoch": m["rounds_per_epoch"],
+            "bytes_to_driver_per_round": median("bytes_to_driver"),
+            "bytes_from_driver_per_round": median("bytes_from_driver"),
+            "vocab_seconds": m["stage_seconds"]["vocab"] + m["stage_seconds"]["encode"],
             "train_seconds": m["train_seconds"], "effective_words": m["effective_words"],
             "words_per_second": m["words_per_second"], "vocab_size": m["vocab_size"],
             "rounds": m["rounds"], "round_overhead_fraction": m["round_overhead_fraction"],
