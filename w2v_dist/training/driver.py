@@ -8,8 +8,10 @@ Data flow (DESIGN.md)::
 
 Rounds.  With one worker nothing is merged: its threads share one replica, which the driver
 fetches at the end, and a round is ``max(config.round_words(1), solo_round)`` words (its only
-uses are the progress bar, the loss log and checkpoints).  Worker k holds ``W_k`` in-vocabulary
-words per epoch.  An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
+uses are the progress bar, the loss log and checkpoints).  Worker k trains ``W_k`` in-vocabulary
+words per epoch: the shards it encoded (its home stream), cut at sentence boundaries so that every
+worker trains ``total / K`` words within a sentence, the surplus moved once to the workers short of
+their share (``config.balance``, :mod:`w2v_dist.training.balance`).  An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
 ``config.round_words(K)``: ``sync_every``, else ``sync_total // K``; or the lone replica's round
 above); in round j worker k trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)``
 of its stream, so all workers finish an epoch together.
@@ -47,6 +49,7 @@ from ..storage import StorageOptions
 from ..errors import W2VError
 from ..vectors import WordVectors
 from ..vocab import Vocab, keep_probabilities, merge_counts, noise_cum_table
+from . import balance as B
 from . import encoded as E
 from . import partition as P
 from . import worker as W
@@ -525,6 +528,57 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # Encode each shard on the worker that will train it; the result stays there for all epochs.
     t2 = time.perf_counter()
     parts: dict[int, list] = {k: [] for k in range(K)}
+    # Balanced streams (balance.py): worker k trains the first W_k words of its home stream
+    # (``home[k]`` words, its shards) and then ``pieces[k]``, cut from other workers' surplus.
+    home: dict[int, int] = {}
+    W_k: dict[int, int] = {}
+    pieces: dict[int, list] = {k: [] for k in range(K)}
+    balanced = {"moved_words": 0, "seconds": 0.0, "pieces": 0}
+
+    def rebalance():
+        """(Re)build the balanced streams from the home streams: sets ``W_k`` and ``pieces``."""
+        t_b = time.perf_counter()
+        client.cancel([f for k in range(K) for f in pieces[k]])
+        for k in range(K):
+            pieces[k] = []
+        W_k.clear()
+        W_k.update(home)
+        balanced["moved_words"] = balanced["pieces"] = 0
+        if not config.balance or K == 1:
+            return
+        keep, moves = B.plan_moves([home[k] for k in range(K)])
+        srcs = sorted({m[0] for m in moves})
+        if not srcs:
+            return
+        asked = {src: sorted({keep[src]} | {x for m in moves if m[0] == src for x in m[2:]}) for src in srcs}
+        got = _gather(client, [client.submit(B.sentence_starts_at, parts[src], asked[src], workers=[hosts[src]],
+                                             allow_other_workers=False, pure=False) for src in srcs],
+                      hosts, "balancing the streams")
+        at = {src: dict(zip(asked[src], g)) for src, g in zip(srcs, got)}
+        new = []
+        for src, dst, lo, hi in moves:
+            a, b = at[src][lo], at[src][hi]
+            if b <= a:
+                continue
+            cut = client.submit(B.cut_piece, a, b, *parts[src], workers=[hosts[src]], allow_other_workers=False,
+                                pure=False, key=f"w2v-cut-{job}-{attempt[0]}-{src}-{dst}-{a}")
+            new.append((dst, client.submit(B.store_piece, cut, job, f"piece-{attempt[0]}-{src}-{dst}-{a}", cache,
+                                           workers=[hosts[dst]], allow_other_workers=False, pure=False,
+                                           key=f"w2v-piece-{job}-{attempt[0]}-{src}-{dst}-{a}")))
+        sizes = _gather(client, [client.submit(B.piece_words, f, workers=[hosts[d]], allow_other_workers=False,
+                                               pure=False) for d, f in new], hosts, "balancing the streams")
+        for src in srcs:
+            W_k[src] = at[src][keep[src]]
+        for (dst, f), n in zip(new, sizes):
+            pieces[dst].append(f)
+            W_k[dst] += int(n)
+        if sum(W_k.values()) != sum(home.values()):  # every sentence once: a bug, not bad input
+            raise _W2VError(f"balanced streams hold {sum(W_k.values())} words, the shards {sum(home.values())}")
+        balanced.update(moved_words=int(sum(sizes)), pieces=len(new))
+        balanced["seconds"] += time.perf_counter() - t_b
+        log.info("streams balanced: %d words moved in %d piece(s); %d-%d words a worker", sum(sizes), len(new),
+                 min(W_k.values()), max(W_k.values()))
+
     for n_try in range(config.max_failures + 1):
         try:
             scatter_words()
@@ -546,6 +600,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             infos_k = _gather(client, [client.submit(W.partition_info, f, workers=[hosts[k]], pure=False)
                                        for k in range(K) for f in parts[k]], hosts, "encoding",
                               progress=progress)
+            infos = dict(zip([i for k in range(K) for i in mine[k]], infos_k))
+            home.update({k: sum(infos[i]["words"] for i in mine[k]) for k in range(K)})
+            rebalance()
             break
         except _RoundFailed as exc:
             if n_try == config.max_failures:
@@ -553,8 +610,6 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             log.warning("encoding failed (%s); encoding again", exc)
             client.cancel([f for k in range(K) for f in parts[k]])
             rehost(str(exc))
-    infos = dict(zip([i for k in range(K) for i in mine[k]], infos_k))
-    W_k = {k: sum(infos[i]["words"] for i in mine[k]) for k in range(K)}
     skipped = [{"url": infos[i]["url"], "error": infos[i]["error"]} for i in sorted(infos) if infos[i]["error"]]
     for s in skipped:
         log.warning("skipped bad shard %s", s["error"])
@@ -707,7 +762,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 upd_k = [f for g in got for f in g] or None
             else:
                 upd_k = [g[hosts[k]] for g in got] or None
-            out.append(client.submit(W.train_round, rid[k], spec, upd_k, *parts[k],
+            out.append(client.submit(W.train_round, rid[k], spec, upd_k, *parts[k], *pieces[k],
                                      after=prev[k] if prev else None, workers=[hosts[k]],
                                      allow_other_workers=False, pure=False,
                                      key=f"w2v-round-{job}-{s_}-{k}-{failures}"))
@@ -716,7 +771,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     checkpoints = 0
     run_id = uuid.uuid4().hex[:8]
     last_ckpt = [time.monotonic()]
-    encoded_all = lambda: [f for k in range(K) for f in parts[k]]  # noqa: E731
+    encoded_all = lambda: [f for k in range(K) for f in parts[k] + pieces[k]]  # noqa: E731
 
     def recover(reason: str):
         """Survive a failed round: new hosts for lost replicas, replicas re-created, round redone."""
@@ -744,8 +799,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             parts.update(encode(lost))
             again = _gather(client, [client.submit(W.partition_words, f, workers=[hosts[k]], pure=False)
                                      for k in lost for f in parts[k]], hosts, "encoding again")
-            if sum(again) != sum(W_k[k] for k in lost):
+            if sum(again) != sum(home[k] for k in lost):
                 raise _W2VError("a lost worker's shards gave different words when read again; inputs changed?")
+            rebalance()  # the same cuts again: pieces on or from the lost workers are made anew
         if K == 1 or part is not None:  # the model was on the workers: back to the last checkpoint (or start)
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
@@ -823,7 +879,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 effective += eff
                 stats = {
                     "round": r, "epoch": epoch, "alpha_start": a0, "alpha_end": a1, "words": words,
-                    "effective_words": eff, "loss": sum(x["loss"] for x in results),
+                    "effective_words": eff, "raw_words": sum(int(x["raw_words"]) for x in results),
+                    "loss": sum(x["loss"] for x in results),
                     "seconds": time.perf_counter() - t_r,
                     "compute_seconds": max(x["compute_seconds"] for x in results),
                     "merge_seconds": merge_s,
@@ -848,8 +905,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                             recover(str(exc))  # back to the last checkpoint
                             continue
                     state = {"rounds_done": r, "words_done": done, "effective_words": effective,
-                             "rounds_per_epoch": R,
-        "round_words": int(round_words), "train_words": per_epoch, "epoch": r // R,
+                             "rounds_per_epoch": R, "train_words": per_epoch, "epoch": r // R,
                              "alpha": alpha_at(done), "seed": config.seed, "workers": K,
                              "config": config.hyperparameters(), "inputs": [s.url for s in shards],
                              "round_stats": round_stats}
@@ -914,6 +970,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "rounds": r,
         "rounds_per_epoch": R,
         "round_words": int(round_words),
+        "replica_words": [int(W_k[k]) for k in range(K)],
+        "home_words": [int(home[k]) for k in range(K)],
+        "balance_moved_words": balanced["moved_words"],
+        "balance_pieces": balanced["pieces"],
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},

@@ -1,0 +1,157 @@
+"""Streams balanced by words (training/balance.py): the plan against a direct count, the cut pieces
+against the sentences they came from (both forms of an encoded shard), and runs in which every
+sentence is trained once an epoch, equal shares within a sentence, also after a worker is lost."""
+
+import gzip
+
+import numpy as np
+import pytest
+
+import w2v_dist
+from w2v_dist.cluster import dask_client
+from w2v_dist.config import Config
+from w2v_dist.training import balance as B
+from w2v_dist.training.driver import train_vectors
+from w2v_dist.training import encoded as E
+from w2v_dist.training.encoded import _store_part
+from test_robust import _kill_soon  # tests/ is on sys.path
+
+FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=5)
+
+
+def test_plan_moves_gives_each_worker_its_share_and_moves_only_the_surplus():
+    rng = np.random.default_rng(0)
+    for K in (2, 3, 5, 8):
+        for _ in range(20):
+            words = rng.integers(0, 1000, K).tolist()
+            if rng.random() < 0.3:
+                words[int(rng.integers(K))] = 0  # a worker with no shard
+            keep, moves = B.plan_moves(words)
+            T = B.targets(sum(words), K)
+            assert sum(T) == sum(words) and max(T) - min(T) <= 1
+            got = [keep[k] + sum(hi - lo for _, d, lo, hi in moves if d == k) for k in range(K)]
+            assert got == T
+            assert sum(hi - lo for *_, lo, hi in moves) == sum(max(0, w - t) for w, t in zip(words, T))
+            for k in range(K):  # a source's pieces tile the end of its home stream
+                mine = [(lo, hi) for s, _, lo, hi in moves if s == k]
+                edges = [keep[k]] + [x for lo, hi in mine for x in (lo, hi)] + [words[k]]
+                assert edges == sorted(edges) and all(a == b for a, b in zip(edges[0::2], edges[1::2]))
+                assert not mine or all(d != k and words[d] < T[d] for s, d, *_ in moves if s == k)
+
+
+def _parts(rng, n_parts, form, tmp_path, tag):
+    """Encoded parts with random sentence lengths (some empty parts), and their sentences."""
+    parts, sents = [], []
+    for p in range(n_parts):
+        lens = rng.integers(1, 30, int(rng.integers(0, 40)))
+        off = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        ids = rng.integers(0, 500, int(off[-1])).astype(np.int32)
+        sents += [ids[off[i]:off[i + 1]].tolist() for i in range(lens.size)]
+        if form == "memory":
+            parts.append((ids, off, {}))
+        else:
+            parts.append(_store_part(ids, off, {}, f"baltest-{tag}", f"{p}", "disk"))
+    return parts, sents
+
+
+def _stream_sentences(parts, limit=None):
+    """Sentences of a stream whose first word lies before ``limit`` words (all when None)."""
+    from w2v_dist.training.encoded import part_offsets, part_words, slice_arrays
+
+    out, start = [], 0
+    for part in parts:
+        off = np.asarray(part_offsets(part))
+        ids, o, a, b = slice_arrays(part, 0, off.size - 1)
+        for i in range(a, b):
+            if limit is None or start + int(o[i] - o[a]) < limit:
+                out.append(np.asarray(ids[o[i]:o[i + 1]]).tolist())
+        start += part_words(part)
+    return out
+
+
+@pytest.mark.parametrize("form", ["memory", "disk"])
+def test_pieces_hold_every_sentence_once(form, tmp_path, monkeypatch):
+    """The balanced streams, rebuilt from the pieces as the driver does, hold each home stream's
+    sentences once, in order, and each stream is within one sentence of its share."""
+    monkeypatch.setattr(E, "_local_directory", lambda: str(tmp_path))  # disk form: files under tmp_path
+    rng = np.random.default_rng(1)
+    for trial in range(6):
+        K = int(rng.integers(2, 6))
+        homes, sents = zip(*[_parts(rng, int(rng.integers(1, 4)), form, tmp_path, f"{trial}-{k}")
+                             for k in range(K)])
+        words = [sum(len(s) for s in ss) for ss in sents]
+        keep, moves = B.plan_moves(words)
+        at = {}
+        for k in range(K):
+            asked = sorted({keep[k]} | {x for m in moves if m[0] == k for x in m[2:]})
+            at[k] = dict(zip(asked, B.sentence_starts_at(homes[k], asked)))
+        streams = {k: {"limit": at[k][keep[k]] if any(m[0] == k for m in moves) else None, "pieces": []}
+                   for k in range(K)}
+        for src, dst, lo, hi in moves:
+            a, b = at[src][lo], at[src][hi]
+            if b > a:
+                piece = B.store_piece(B.cut_piece(a, b, *homes[src]), f"baltest-{trial}-p", f"{src}-{dst}-{a}", form)
+                streams[dst]["pieces"].append((src, a, piece))
+        # every sentence once: each source's kept prefix followed by its pieces in order is its home
+        for k in range(K):
+            rebuilt = _stream_sentences(homes[k], streams[k]["limit"])
+            for dst in range(K):
+                for src, a, piece in sorted(streams[dst]["pieces"], key=lambda x: x[1]):
+                    if src == k:
+                        rebuilt += _stream_sentences([piece])
+            assert rebuilt == sents[k]
+        longest = max((len(s) for ss in sents for s in ss), default=0)
+        trained = [sum(len(s) for s in _stream_sentences(homes[k], streams[k]["limit"]))
+                   + sum(B.piece_words(p) for _, _, p in streams[k]["pieces"]) for k in range(K)]
+        assert sum(trained) == sum(words)
+        T = B.targets(sum(words), K)
+        assert all(abs(t - w) <= longest * K for t, w in zip(trained, T)), (trained, T)
+
+
+@pytest.fixture(scope="module")
+def uneven(small_corpus, tmp_path_factory):
+    """Two gzip shards (not splittable) of 3,000 and 600 lines: one worker holds 5x the other's words."""
+    lines = small_corpus.read_text(encoding="utf-8").splitlines()
+    d = tmp_path_factory.mktemp("uneven")
+    for name, sl in (("p0", lines[:3000]), ("p1", lines[3000:3600])):
+        with gzip.open(d / f"{name}.txt.gz", "wt", encoding="utf-8") as fh:
+            fh.write("\n".join(sl) + "\n")
+    return [str(d / "*.txt.gz")]
+
+
+@pytest.mark.parametrize("cache", ["disk", "memory"])
+def test_a_balanced_run_trains_every_word_once_an_epoch(uneven, cache):
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        bal = w2v_dist.train(uneven, client=client, encoded_cache=cache, **FAST).metrics
+        whole = w2v_dist.train(uneven, client=client, encoded_cache=cache, balance=False, **FAST).metrics
+    n = bal["train_words"]
+    assert whole["replica_words"] == whole["home_words"] and whole["balance_moved_words"] == 0
+    assert max(whole["home_words"]) > 3 * min(whole["home_words"])  # the shards really are uneven
+    assert bal["home_words"] == whole["home_words"] and sum(bal["replica_words"]) == n == whole["train_words"]
+    assert abs(bal["replica_words"][0] - bal["replica_words"][1]) < 200  # within a sentence or so
+    assert bal["balance_moved_words"] == max(bal["home_words"]) - max(bal["replica_words"]) > 0
+    assert bal["rounds_per_epoch"] < whole["rounds_per_epoch"]
+    for m in (bal, whole):  # every word trained once an epoch (raw words: before subsampling)
+        for e in range(FAST["epochs"]):
+            assert sum(s["raw_words"] for s in m["round_stats"] if s["epoch"] == e) == n
+
+
+def test_killed_worker_the_balanced_streams_are_rebuilt(uneven, tmp_path):
+    """A worker process killed mid-run: its shards are encoded again, the same cuts are made, and
+    the run ends with the clean run's vectors (synchronous rounds: the same training)."""
+    cfg = dict(FAST)
+    with dask_client(workers=2, threads_per_worker=1, processes=True) as client:
+        clean = w2v_dist.train(uneven, client=client, **cfg)
+        victim = sorted(client.scheduler_info()["workers"])[-1]
+        killed = []
+
+        def on_round(stats):
+            if stats["round"] == 4 and not killed:
+                killed.append(victim)
+                _kill_soon(client, victim)
+
+        res = train_vectors(client, uneven, Config(**cfg), progress=False, on_round=on_round)
+    m, c = res.metrics, clean.metrics
+    assert m["recovered_failures"] >= 1 and c["balance_moved_words"] > 0
+    assert m["replica_words"] == c["replica_words"] and m["rounds"] == c["rounds"]
+    np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-4)
