@@ -11,9 +11,9 @@ fetches at the end, and a round is ``max(config.round_words(1), solo_round)`` wo
 uses are the progress bar, the loss log and checkpoints).  Worker k trains ``W_k`` in-vocabulary
 words per epoch: the shards it encoded (its home stream), cut at sentence boundaries so that every
 worker trains ``total / K`` words within a sentence, the surplus moved once to the workers short of
-their share (``config.balance``, :mod:`w2v_dist.training.balance`).  An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
-``config.round_words(K)``: ``sync_every``, else ``sync_total // K``; or the lone replica's round
-above); in round j worker k trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)``
+their share (``config.balance``, :mod:`w2v_dist.training.balance`).  An epoch has
+``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is ``config.round_words(K)``:
+``sync_every``, else ``sync_total // K``; or the lone replica's round above); in round j worker k trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)``
 of its stream, so all workers finish an epoch together.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
