@@ -134,3 +134,29 @@ def test_row_scales_use_the_initial_learning_rate(monkeypatch, small_corpus, tmp
     rounds = res.metrics["round_stats"]
     assert len(rounds) > 4 and rounds[-1]["alpha_start"] < 0.02  # the rate did decay
     assert len(seen) >= len(rounds) and set(seen) == {0.03}
+
+
+def test_compiled_merges_equal_the_numpy_reference_bit_for_bit():
+    """sum, mean and scaled-sum (a Numba loop, training/merge.py) against numpy's fancy-index
+    ``central[r] += d * s`` on random replicas: the same float32 values, the same union of rows."""
+    from w2v_dist.training.merge import merge_mean, merge_scaled_sum, merge_sum
+
+    rng = np.random.default_rng(7)
+    V, D = 300, 17
+    for K in (1, 2, 5):
+        central = rng.standard_normal((V, D)).astype(np.float32)
+        rows = [np.sort(rng.choice(V, int(rng.integers(0, V)), replace=False)).astype(np.int64) for _ in range(K)]
+        deltas = [rng.standard_normal((r.size, D)).astype(np.float32) * 0.01 for r in rows]
+        scale = rng.uniform(1 / K, 1, V).astype(np.float32)
+        union = np.unique(np.concatenate(rows))
+        for fn, kw, s_of in ((merge_sum, {}, lambda r: np.float32(1)),
+                             (merge_mean, {}, lambda r: np.float32(1.0 / K)),
+                             (merge_scaled_sum, {"scale": scale}, lambda r: scale[r][:, None])):
+            want = central.copy()
+            for r, d in zip(rows, deltas):
+                want[r] += d * s_of(r)
+            got = central.copy()
+            changed = fn(got, rows, deltas, **kw)
+            np.testing.assert_array_equal(changed, union)
+            assert changed.dtype == np.int64
+            np.testing.assert_array_equal(got, want)

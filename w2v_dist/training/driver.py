@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
 import time
 import uuid
@@ -52,6 +53,7 @@ from ..vocab import Vocab, keep_probabilities, merge_counts, noise_cum_table
 from . import balance as B
 from . import encoded as E
 from . import partition as P
+from . import shm
 from . import worker as W
 from .merge import get_merge_rule
 
@@ -650,6 +652,17 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
               "negative": config.negative, "hs": config.hs, "compute_loss": config.compute_loss,
               "shared_negatives": config.shared_negatives}
 
+    # Workers on the driver's machine exchange a round's rows by file in shared memory (shm.py);
+    # which ones can is probed whenever the replicas are (re)created.
+    shm_dir = shm_token = None
+    if config.exchange == "auto" and K > 1 and part is None:
+        try:
+            shm_dir, shm_token = shm.create(job)
+        except OSError as exc:
+            log.info("exchange through Dask only: no shared-memory folder (%s)", exc)
+    shm_hosts: set = set()
+    shm_updates: dict[int, shm.Files] = {}  # merged round -> its update's files, until applied by all
+
     def make_replicas():
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""
         if part is not None:  # made on the workers, from the seed or the checkpoint's pieces
@@ -672,6 +685,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                nthreads.get(hosts[k], 1), workers=[hosts[k]], allow_other_workers=False,
                                pure=False) for k in range(K)]
         _gather(client, inits, hosts, "creating replicas")
+        shm_hosts.clear()
+        if shm_dir:
+            uniq = sorted(set(hosts))
+            seen = _gather(client, [client.submit(shm.probe, shm_dir, shm_token, workers=[h], allow_other_workers=False,
+                                                  pure=False) for h in uniq], hosts, "probing shared memory")
+            shm_hosts.update(h for h, ok in zip(uniq, seen) if ok)
 
     merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
@@ -756,6 +775,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             spec = {"word_lo": lo, "word_hi": hi, "alpha_start": a0_,
                     "alpha_end": a1_, "collect": K > 1, "round": s_, "update_rounds": ups,
                     "keep_inflight": lag > 1,
+                    "shm_stem": os.path.join(shm_dir, f"x{s_}-{k}-{failures}") if hosts[k] in shm_hosts else None,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
             if part is not None:  # every owner's merged rows (futures: worker to worker)
                 spec.update(owners=part.bounds, update_rounds=[u for u, g in zip(ups, got) for _ in g])
@@ -806,7 +826,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
         client.cancel([f for fs in submitted.values() for f in fs]
-                      + [f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())])
+                      + [f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())
+                         if not isinstance(f, shm.Files)])
+        for u in list(shm_updates):
+            shm.remove(shm_updates.pop(u))
         submitted.clear()
         sent_updates.clear()
         next_update[0] = r
@@ -842,6 +865,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     recover(str(exc))
                     continue
                 del submitted[r]
+                for u in [u for u in shm_updates if u <= r - lag]:  # applied by every replica now
+                    shm.remove(shm_updates.pop(u))
                 # Every replica's result is here: only now does the central copy change.
                 t_m = time.perf_counter()
                 bytes_out = bytes_back = 0
@@ -861,16 +886,39 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                                              + sum(merged) * (K - 1)),
                                 "changed_rows": [sum(x["changed_rows"][i] for x in results) for i in range(3)]}
                 elif K > 1:
-                    upd = []
+                    by_file = [x.get("files") for x in results]
+                    for x, f in zip(results, by_file):
+                        if f is not None:  # written in shared memory by the worker (shm.py)
+                            arrs = shm.read(f)
+                            x["rows"], x["deltas"] = arrs[:len(arrs) // 2], arrs[len(arrs) // 2:]
+                    changed_all = []
                     for i, m in enumerate(mats):
                         extra = {} if n_updates is None else {"scale": row_scales(n_updates[i], config.alpha, K)}
-                        changed = merge(m, [x["rows"][i] for x in results], [x["deltas"][i] for x in results],
-                                        **extra)
-                        upd.append((changed, m[changed]))
-                    bytes_out = sum(rr.nbytes + v.nbytes for rr, v in upd) * K
+                        changed_all.append(merge(m, [x["rows"][i] for x in results],
+                                                 [x["deltas"][i] for x in results], **extra))
+                    bytes_out = sum(c.nbytes + c.size * m.shape[1] * m.itemsize for c, m in zip(changed_all, mats)) * K
                     bytes_back = sum(rr.nbytes + d.nbytes for x in results for rr, d in zip(x["rows"], x["deltas"]))
+                    for x, f in zip(results, by_file):
+                        if f is not None:
+                            x["rows"] = x["deltas"] = None
+                            shm.remove(f)
+                    exchange = {"workers_by_file": sum(f is not None for f in by_file)}
                     try:
-                        sent_updates[r] = _scatter_each(client, upd, hosts)
+                        others = sorted(set(hosts) - shm_hosts)
+                        sent = {}
+                        if others:
+                            sent = _scatter_each(client, [(c, m[c]) for c, m in zip(changed_all, mats)], others)
+                        if shm_hosts:
+                            try:
+                                shm_updates[r] = shm.write_rows(os.path.join(shm_dir, f"u{r}-{failures}"), mats,
+                                                                changed_all)
+                                sent.update({h: shm_updates[r] for h in shm_hosts})
+                            except OSError as exc:  # e.g. the folder is full: through Dask from now on
+                                log.warning("exchange through Dask from round %d: %s", r, exc)
+                                shm_hosts.clear()
+                                sent.update(_scatter_each(client, [(c, m[c]) for c, m in zip(changed_all, mats)],
+                                                          sorted(set(hosts) - set(sent))))
+                        sent_updates[r] = sent
                     except _RoundFailed as exc:  # merged already: replicas are re-created from it below
                         pending = str(exc)
                 merge_s = time.perf_counter() - t_m
@@ -953,6 +1001,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             log.debug("could not drop replicas of %s", job, exc_info=True)
         client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()]
                       + [f for fs in submitted.values() for f in fs])
+        shm.drop(shm_dir)
 
     syn0, syn1neg, syn1 = mats if part is None else (None, None, None)
     wv = WordVectors(vocab.words, syn0, vocab.counts) if part is None else None

@@ -32,6 +32,7 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
+from numba import njit
 
 MergeFn = Callable[[np.ndarray, Sequence[np.ndarray], Sequence[np.ndarray]], np.ndarray]
 
@@ -40,6 +41,32 @@ def _union(rows: Sequence[np.ndarray]) -> np.ndarray:
     if not rows:
         return np.empty(0, dtype=np.int64)
     return np.unique(np.concatenate([np.asarray(r, dtype=np.int64) for r in rows]))
+
+
+@njit(nogil=True, cache=True)
+def _add_rows(central, rows, deltas, scale, per_row, factor, mark):  # pragma: no cover - compiled
+    """``central[rows[i]] += deltas[i] * s`` in place, float32, ``s = scale[rows[i]]`` when
+    ``per_row`` else ``factor``; marks the rows.  The same float32 products and sums as numpy's
+    ``central[r] += d * s`` (no fused multiply-add: not fastmath), with no temporary arrays."""
+    D = central.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        mark[r] = 1
+        s = scale[r] if per_row else factor
+        for j in range(D):
+            central[r, j] += deltas[i, j] * s
+
+
+def _add_all(central: np.ndarray, rows, deltas, scale=None, factor: float = 1.0) -> np.ndarray:
+    """Every replica's ``deltas`` into ``central`` (:func:`_add_rows`); the union of their rows."""
+    mark = np.zeros(central.shape[0], dtype=np.uint8)
+    sc = np.ones(1, np.float32) if scale is None else np.ascontiguousarray(scale, dtype=np.float32)
+    for r, d in zip(rows, deltas):
+        r = np.ascontiguousarray(r, dtype=np.int64)
+        if r.size:
+            _add_rows(central, r, np.ascontiguousarray(d, dtype=np.float32), sc, scale is not None,
+                      np.float32(factor), mark)
+    return np.flatnonzero(mark).astype(np.int64)
 
 
 def merge_sum(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Sequence[np.ndarray]) -> np.ndarray:
@@ -55,9 +82,7 @@ def merge_sum(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Sequence[
     -------
     int64 array of the rows of ``central`` that changed, sorted.
     """
-    for r, d in zip(rows, deltas):
-        central[r] += d  # rows unique within one replica: fancy-index add is exact
-    return _union(rows)
+    return _add_all(central, rows, deltas)  # rows unique within one replica
 
 
 def merge_mean(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Sequence[np.ndarray]) -> np.ndarray:
@@ -65,10 +90,7 @@ def merge_mean(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Sequence
 
     Same parameters and return value as :func:`merge_sum`.
     """
-    k = np.float32(1.0 / max(len(rows), 1))
-    for r, d in zip(rows, deltas):
-        central[r] += d * k
-    return _union(rows)
+    return _add_all(central, rows, deltas, factor=1.0 / max(len(rows), 1))
 
 
 def merge_touched_mean(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Sequence[np.ndarray]) -> np.ndarray:
@@ -106,9 +128,7 @@ def merge_scaled_sum(central: np.ndarray, rows: Sequence[np.ndarray], deltas: Se
     """
     if scale is None:
         return merge_sum(central, rows, deltas)
-    for r, d in zip(rows, deltas):
-        central[r] += d * scale[r][:, None]
-    return _union(rows)
+    return _add_all(central, rows, deltas, scale=scale)
 
 
 merge_scaled_sum.needs_row_scale = True  # the driver passes ``scale=row_scales(...)`` every round

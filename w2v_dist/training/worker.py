@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from ..kernels import train_slice, train_slice_shared, warmup
+from . import shm
 from .encoded import part_info, part_offsets, part_words, release_large_arrays, slice_arrays
 
 _REPLICAS: dict[str, "Replica"] = {}
@@ -275,6 +276,9 @@ def _apply_update(rep: Replica, update, update_round: int) -> int:
     and those changes are not sent twice.  Returns the bytes received.
     """
     bytes_in = 0
+    if isinstance(update, shm.Files):  # rows and values by file name (shared memory, shm.py)
+        arrays = shm.read(update)
+        update = [(np.asarray(arrays[2 * i]), arrays[2 * i + 1]) for i in range(len(arrays) // 2)]
     for m, b, (rows, vals) in zip(rep.mats, rep.bases or [None] * len(rep.mats), update):
         m[rows] = vals
         if b is not None:
@@ -341,11 +345,14 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         changes sent until an update that holds them arrives (:func:`_apply_update`).
         ``owners`` (per matrix, int64 row bounds [K + 1]): a partitioned central copy; the
         replica (created with ``bases=False``) keeps its changed rows' new values, split by
-        owner, for :func:`take_piece`, and returns only their sizes.
+        owner, for :func:`take_piece`, and returns only their sizes.  ``shm_stem`` (str): write
+        the changed rows and deltas as files ``<stem>.<i>.npy`` (:mod:`w2v_dist.training.shm`,
+        rows of the three matrices, then their deltas) and return their names as ``files``.
     update : list or None
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
-        rows that the merge of that round changed, after it.
+        rows that the merge of that round changed, after it; or an :class:`~w2v_dist.training.shm.Files`
+        of those arrays (rows, values, per matrix in turn).
     *parts : (ids int32 [N], offsets int64 [S + 1], info dict) or EncodedPart
         This worker's encoded partitions (:func:`encode_shard`, or the disk cache's handles of
         :mod:`w2v_dist.training.encoded`, whose sentences are read per round), in stream order.
@@ -404,4 +411,10 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         b[rows] = new
     if spec.get("keep_inflight"):
         rep.inflight.append((int(spec["round"]), rows_out, deltas_out))
+    if spec.get("shm_stem"):  # the driver is on this machine: by file name, not through Dask
+        try:
+            return {"rows": None, "deltas": None, "files": shm.write(spec["shm_stem"], rows_out + deltas_out),
+                    **stats}
+        except OSError:  # e.g. the folder is full: through Dask
+            pass
     return {"rows": rows_out, "deltas": deltas_out, **stats}

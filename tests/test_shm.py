@@ -1,0 +1,73 @@
+"""The exchange of a round's rows as files in shared memory (training/shm.py) trains exactly what
+the exchange through Dask trains, falls back to Dask for workers that cannot see the folder, and
+leaves no file behind."""
+
+import os
+
+import numpy as np
+import pytest
+
+import w2v_dist
+from w2v_dist.cluster import dask_client
+from w2v_dist.training import shm
+
+FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=4)
+
+
+@pytest.fixture(scope="module")
+def text(small_corpus, tmp_path_factory):
+    d = tmp_path_factory.mktemp("shm")
+    lines = small_corpus.read_text(encoding="utf-8").splitlines()
+    (d / "a.txt").write_text("\n".join(lines[:2500]) + "\n", encoding="utf-8")
+    return [str(d / "a.txt")]
+
+
+def _left():
+    return sorted(p for p in os.listdir(shm._root()) if p.startswith("w2v-exchange-"))
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_files_train_what_dask_trains(text, overlap):
+    before = _left()
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        by_file = w2v_dist.train(text, client=client, exchange="auto", overlap=overlap, **FAST)
+        by_dask = w2v_dist.train(text, client=client, exchange="dask", overlap=overlap, **FAST)
+    a, b = by_file.metrics, by_dask.metrics
+    assert {s["workers_by_file"] for s in a["round_stats"]} == {2}
+    assert {s["workers_by_file"] for s in b["round_stats"]} == {0}
+    assert a["rounds"] == b["rounds"] > 4 and a["loss"] == b["loss"]
+    assert [s["bytes_to_driver"] for s in a["round_stats"]] == [s["bytes_to_driver"] for s in b["round_stats"]]
+    np.testing.assert_array_equal(by_file.wv.vectors, by_dask.wv.vectors)
+    assert _left() == before  # the job's folder is gone
+
+
+def test_a_worker_that_cannot_see_the_folder_goes_through_dask(text, monkeypatch):
+    def probe(folder, token):  # (pickled by value: runs on the worker)
+        from distributed import get_worker
+
+        return get_worker().name == 0  # one worker sees the folder, the other does not
+
+    monkeypatch.setattr(shm, "probe", probe)
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        mixed = w2v_dist.train(text, client=client, **FAST)
+        by_dask = w2v_dist.train(text, client=client, exchange="dask", **FAST)
+    assert {s["workers_by_file"] for s in mixed.metrics["round_stats"]} == {1}
+    np.testing.assert_array_equal(mixed.wv.vectors, by_dask.wv.vectors)
+
+
+def test_files_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    mats = [rng.standard_normal((50, 4)).astype(np.float32), rng.standard_normal((1, 4)).astype(np.float32)]
+    rows = [np.array([3, 7, 49], np.int64), np.zeros(0, np.int64)]
+    f = shm.write_rows(str(tmp_path / "u"), mats, rows)
+    got = shm.read(f)
+    np.testing.assert_array_equal(got[0], rows[0])
+    np.testing.assert_array_equal(got[1], mats[0][rows[0]])
+    assert got[2].size == 0 and got[3].shape == (0, 4) and got[3].dtype == np.float32
+    assert f.nbytes > 0
+    shm.remove(f)
+    assert not any(os.path.exists(p) for p in f.paths)
+    folder, token = shm.create("test-job")
+    assert shm.probe(folder, token) and not shm.probe(folder, "other") and not shm.probe(str(tmp_path / "no"), token)
+    shm.drop(folder)
+    assert not os.path.exists(folder)

@@ -1,0 +1,115 @@
+"""A round's exchange through files in shared memory, for workers on the driver's machine.
+
+Through Dask, the rows a replica changed in a round (about 20 MB at 100,000 words, ``syn0`` and
+``syn1neg``) are pickled, sent over loopback TCP to the driver and unpickled, and the merged rows
+(about 26 MB) go back the same way to every worker: about 1 ns per byte, a quarter to a third of
+an SG-NS round and more of a CBOW one (benchmarks/README.md, "Scaling past this machine").  When a
+worker shares a file system in memory with the driver (``/dev/shm``: the same machine, and the same
+container), each side instead writes its arrays as ``.npy`` files there and passes their names;
+the other side maps them.  What Dask then carries is a few hundred bytes a task.
+
+Which workers can: :func:`probe` on each, at every (re)creation of the replicas; the others go on
+through Dask (``exchange = "dask"`` sends everyone through Dask).  The files of a job live in one
+folder (:func:`create`), removed at the job's end (:func:`drop`); a replica's result files are
+removed once merged, an update's once every replica has applied it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def _root() -> str:
+    """``/dev/shm`` where it is a writable folder, else the temporary folder (disk, page cache)."""
+    shm = "/dev/shm"
+    return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
+
+
+def create(job: str) -> tuple[str, str]:
+    """Make the job's folder with a token file in it; returns ``(folder, token)``."""
+    folder = os.path.join(_root(), f"w2v-exchange-{job}")
+    os.makedirs(folder, exist_ok=True)
+    token = uuid.uuid4().hex
+    with open(os.path.join(folder, "token"), "w") as fh:
+        fh.write(token)
+    return folder, token
+
+
+def probe(folder: str, token: str) -> bool:
+    """On a worker: is the driver's ``folder`` (with its ``token``) visible here, and writable?"""
+    try:
+        with open(os.path.join(folder, "token")) as fh:
+            if fh.read() != token:
+                return False
+        return os.access(folder, os.W_OK)
+    except OSError:
+        return False
+
+
+def drop(folder: str | None) -> None:
+    """Remove the job's folder and every file left in it."""
+    if folder:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Files:
+    """Arrays passed by file name: ``paths[i]`` holds array ``i`` (``.npy``)."""
+
+    paths: tuple
+
+    @property
+    def nbytes(self) -> int:
+        return sum(os.path.getsize(p) for p in self.paths if os.path.exists(p))
+
+
+def write(stem: str, arrays) -> Files:
+    """Write ``arrays`` as ``<stem>.<i>.npy``.
+
+    Raises
+    ------
+    OSError
+        The folder is full or gone (the caller falls back to Dask or fails the round).
+    """
+    paths = []
+    for i, a in enumerate(arrays):
+        p = f"{stem}.{i}.npy"
+        np.save(p, np.ascontiguousarray(a))
+        paths.append(p)
+    return Files(tuple(paths))
+
+
+def write_rows(stem: str, mats, rows_list) -> Files:
+    """Write, per matrix, ``rows`` (int64 [n]) and ``mat[rows]`` (float32 [n, D]) without an extra
+    copy: the rows are gathered straight into the mapped file.  Files ``<stem>.<2i>/<2i+1>.npy``."""
+    paths = []
+    for i, (m, rows) in enumerate(zip(mats, rows_list)):
+        p_rows, p_vals = f"{stem}.{2 * i}.npy", f"{stem}.{2 * i + 1}.npy"
+        np.save(p_rows, np.ascontiguousarray(rows, dtype=np.int64))
+        out = np.lib.format.open_memmap(p_vals, mode="w+", dtype=np.float32, shape=(rows.size, m.shape[1]))
+        if rows.size:
+            np.take(m, rows, axis=0, out=out)
+        out.flush()
+        del out
+        paths += [p_rows, p_vals]
+    return Files(tuple(paths))
+
+
+def read(files: Files) -> list[np.ndarray]:
+    """The arrays of ``files``, memory-mapped read-only (no copy until used)."""
+    return [np.load(p, mmap_mode="r") for p in files.paths]
+
+
+def remove(files: Files) -> None:
+    """Delete the files (a mapped array stays readable until it is released)."""
+    for p in files.paths:
+        try:
+            os.unlink(p)
+        except FileNotFoundError:
+            pass
