@@ -1,0 +1,58 @@
+"""Where a round's time goes with 2 worker processes x 1 thread, by exchange (shared-memory files or Dask).
+
+Trains each model once per ``--exchanges`` entry (give ``dask,auto,dask,auto`` to interleave
+repeats), on one LocalCluster, and prints the run's round overhead (share of training time not
+spent in the kernels, ``round_overhead_fraction`` of metrics.json) and the medians over its rounds
+(the first round left out: it compiles) of the round's seconds, the slower replica's kernel
+seconds, the driver's merge seconds and the bytes each way.
+
+    python benchmarks/bench_overhead.py --models sg cbow --exchanges dask auto dask auto
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import SHARED  # noqa: E402
+
+MODELS = {"sg": dict(sg=1, alpha=0.025), "cbow": dict(sg=0, alpha=0.05), "sg-hs": dict(sg=1, hs=1, negative=0),
+          "cbow-hs": dict(sg=0, alpha=0.05, hs=1, negative=0)}
+
+
+def main() -> None:
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--inputs", nargs="+",
+                    default=[str(SHARED / f"corpora/real-en/text/shard-00{i}.txt.gz") for i in range(3)])
+    ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=list(MODELS))
+    ap.add_argument("--exchanges", nargs="+", default=["dask", "auto"], choices=["dask", "auto"])
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--epochs", type=int, default=1)
+    args = ap.parse_args()
+    print("| model | exchange | round overhead | round s | compute s | merge s | MB to / from driver | words/s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    with dask_client(workers=args.workers, threads_per_worker=1) as client:
+        for model in args.models:
+            for ex in args.exchanges:
+                m = w2v_dist.train(args.inputs, client=client, epochs=args.epochs, compute_loss=0, exchange=ex,
+                                   seed=1, **MODELS[model]).metrics
+                rs = m["round_stats"][1:] or m["round_stats"]
+
+                def med(k):
+                    return float(np.median([s[k] for s in rs]))
+
+                print(f"| {model} | {ex} | {100 * m['round_overhead_fraction']:.1f}% | {med('seconds'):.3f} | "
+                      f"{med('compute_seconds'):.3f} | {med('merge_seconds'):.3f} | "
+                      f"{med('bytes_to_driver') / 1e6:.1f} / {med('bytes_from_driver') / 1e6:.1f} | "
+                      f"{m['words_per_second']:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
