@@ -71,3 +71,30 @@ def test_files_round_trip(tmp_path):
     assert shm.probe(folder, token) and not shm.probe(folder, "other") and not shm.probe(str(tmp_path / "no"), token)
     shm.drop(folder)
     assert not os.path.exists(folder)
+
+
+def test_row_kernels_against_numpy():
+    """The worker's one-pass row kernels equal numpy's fancy indexing (values mapped read-only too)."""
+    from w2v_dist.training.worker import _set_rows, _take_deltas
+
+    rng = np.random.default_rng(3)
+    m = rng.standard_normal((40, 6)).astype(np.float32)
+    b = rng.standard_normal((40, 6)).astype(np.float32)
+    rows = np.array([0, 5, 6, 39], np.int64)
+    want_d, want_b = m[rows] - b[rows], b.copy()
+    want_b[rows] = m[rows]
+    d = np.empty((4, 6), np.float32)
+    _take_deltas(m, b, rows, d)
+    np.testing.assert_array_equal(d, want_d)
+    np.testing.assert_array_equal(b, want_b)
+    vals = rng.standard_normal((4, 6)).astype(np.float32)
+    vals.setflags(write=False)
+    m2, b2 = m.copy(), b.copy()
+    _set_rows(m2, b2, rows, vals, True)
+    wm, wb = m.copy(), b.copy()
+    wm[rows], wb[rows] = vals, vals
+    np.testing.assert_array_equal(m2, wm)
+    np.testing.assert_array_equal(b2, wb)
+    m3 = m.copy()
+    _set_rows(m3, m3, rows, vals, False)
+    np.testing.assert_array_equal(m3, wm)

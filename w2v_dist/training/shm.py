@@ -78,27 +78,33 @@ def write(stem: str, arrays) -> Files:
         The folder is full or gone (the caller falls back to Dask or fails the round).
     """
     paths = []
-    for i, a in enumerate(arrays):
-        p = f"{stem}.{i}.npy"
-        np.save(p, np.ascontiguousarray(a))
-        paths.append(p)
+    try:
+        for i, a in enumerate(arrays):
+            p = f"{stem}.{i}.npy"
+            paths.append(p)
+            np.save(p, np.ascontiguousarray(a))
+    except OSError:
+        remove(Files(tuple(paths)))  # no half-written set left behind
+        raise
     return Files(tuple(paths))
 
 
 def write_rows(stem: str, mats, rows_list) -> Files:
-    """Write, per matrix, ``rows`` (int64 [n]) and ``mat[rows]`` (float32 [n, D]) without an extra
-    copy: the rows are gathered straight into the mapped file.  Files ``<stem>.<2i>/<2i+1>.npy``."""
-    paths = []
-    for i, (m, rows) in enumerate(zip(mats, rows_list)):
-        p_rows, p_vals = f"{stem}.{2 * i}.npy", f"{stem}.{2 * i + 1}.npy"
-        np.save(p_rows, np.ascontiguousarray(rows, dtype=np.int64))
-        out = np.lib.format.open_memmap(p_vals, mode="w+", dtype=np.float32, shape=(rows.size, m.shape[1]))
-        if rows.size:
-            np.take(m, rows, axis=0, out=out)
-        out.flush()
-        del out
-        paths += [p_rows, p_vals]
-    return Files(tuple(paths))
+    """Write, per matrix, ``rows`` (int64 [n]) and ``mat[rows]`` (float32 [n, D]) as files
+    ``<stem>.<2i>.npy`` and ``<stem>.<2i+1>.npy``.
+
+    Written with ``write`` calls, not through a memory map: a full folder (a container's small
+    ``/dev/shm``) is then an ``OSError`` here rather than a SIGBUS later.
+
+    Raises
+    ------
+    OSError
+        As :func:`write`.
+    """
+    arrays = []
+    for m, rows in zip(mats, rows_list):
+        arrays += [np.ascontiguousarray(rows, dtype=np.int64), np.take(m, rows, axis=0)]
+    return write(stem, arrays)
 
 
 def read(files: Files) -> list[np.ndarray]:

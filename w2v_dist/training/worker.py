@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numba import njit
 
 from ..kernels import train_slice, train_slice_shared, warmup
 from . import shm
@@ -101,6 +102,7 @@ def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: 
         The worker's address.
     """
     warmup()
+    _warm_rows()
     release_large_arrays()
     copies = [np.array(m, dtype=np.float32, order="C", copy=True) if copy else np.ascontiguousarray(m, np.float32)
               for m in mats]
@@ -267,6 +269,42 @@ def _run_thread(rep: Replica, parts, plan, alpha_start: float, alpha_end: float,
     return raw, eff, loss
 
 
+@njit(nogil=True, cache=True)
+def _take_deltas(m, b, rows, out):  # pragma: no cover - compiled
+    """``out[i] = m[rows[i]] - b[rows[i]]``, then ``b[rows[i]] = m[rows[i]]``: one pass (float32)."""
+    D = m.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(D):
+            v = m[r, j]
+            out[i, j] = v - b[r, j]
+            b[r, j] = v
+
+
+@njit(nogil=True, cache=True)
+def _set_rows(m, b, rows, vals, with_base):  # pragma: no cover - compiled
+    """``m[rows[i]] = vals[i]`` and, ``with_base``, ``b[rows[i]] = vals[i]``: one read of ``vals``."""
+    D = m.shape[1]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        for j in range(D):
+            v = vals[i, j]
+            m[r, j] = v
+            if with_base:
+                b[r, j] = v
+
+
+def _warm_rows() -> None:
+    """Compile (or load from Numba's cache) the row kernels for every array kind they meet."""
+    m = np.zeros((1, 1), np.float32)
+    rows = np.zeros(0, np.int64)
+    vals = np.zeros((0, 1), np.float32)
+    _take_deltas(m, m.copy(), rows, vals.copy())
+    _set_rows(m, m, rows, vals, True)
+    vals.setflags(write=False)  # update values mapped read-only from a file (shm.py)
+    _set_rows(m, m, rows, vals, True)
+
+
 def _apply_update(rep: Replica, update, update_round: int) -> int:
     """Set the central rows of ``update``, then add back this replica's changes they do not hold yet.
 
@@ -280,9 +318,9 @@ def _apply_update(rep: Replica, update, update_round: int) -> int:
         arrays = shm.read(update)
         update = [(np.asarray(arrays[2 * i]), arrays[2 * i + 1]) for i in range(len(arrays) // 2)]
     for m, b, (rows, vals) in zip(rep.mats, rep.bases or [None] * len(rep.mats), update):
-        m[rows] = vals
-        if b is not None:
-            b[rows] = vals
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if rows.size:
+            _set_rows(m, m if b is None else b, rows, np.ascontiguousarray(vals, dtype=np.float32), b is not None)
         bytes_in += rows.nbytes + vals.nbytes
     rep.inflight = [x for x in rep.inflight if x[0] > update_round]
     for _, rows_s, deltas_s in rep.inflight:
@@ -403,12 +441,13 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
     for i, (m, b) in enumerate(zip(rep.mats, rep.bases)):
         touched = np.bitwise_or.reduce([flags[i] for flags in rep.touched])
         rows = np.flatnonzero(touched).astype(np.int64)
-        new = m[rows]
-        deltas_out.append(new - b[rows])
+        # the change m - b of each touched row; then, until the driver says otherwise, the
+        # central copy holds our own change (exact for every rule with one replica; with
+        # several, the next update overwrites these rows): b = m
+        d = np.empty((rows.size, m.shape[1]), dtype=np.float32)
+        _take_deltas(m, b, rows, d)
+        deltas_out.append(d)
         rows_out.append(rows)
-        # Until the driver says otherwise, the central copy holds our own change (exact for every
-        # rule with one replica; with several, the next update overwrites these rows).
-        b[rows] = new
     if spec.get("keep_inflight"):
         rep.inflight.append((int(spec["round"]), rows_out, deltas_out))
     if spec.get("shm_stem"):  # the driver is on this machine: by file name, not through Dask
