@@ -34,8 +34,8 @@ HERE = Path(__file__).resolve().parent
 MEASURES = (("analogy_accuracy", 100, ".1f"), ("wordsim353_spearman", 1, ".4f"), ("simlex999_spearman", 1, ".4f"))
 
 
-def key(model: str, workers: int, seed: int, interval: int) -> str:
-    return f"{model} {workers}x1 seed {seed} interval x{interval}"
+def key(model: str, workers: int, seed: int, interval: float) -> str:
+    return f"{model} {workers}x1 seed {seed} interval x{interval:g}"
 
 
 def plan(models, seeds, workers, intervals, interval_workers, interval_seeds) -> list[tuple[str, int, int, int]]:
@@ -45,7 +45,7 @@ def plan(models, seeds, workers, intervals, interval_workers, interval_seeds) ->
     return runs
 
 
-def run_one(model: str, workers: int, seed: int, interval: int, sync_total: int, inputs: list[str], work: Path) -> dict:
+def run_one(model: str, workers: int, seed: int, interval: float, sync_total: int, inputs: list[str], work: Path) -> dict:
     """Train one configuration in a child process, then evaluate its vectors.
 
     Raises
@@ -55,10 +55,10 @@ def run_one(model: str, workers: int, seed: int, interval: int, sync_total: int,
     """
     from bench_word2vec import evaluate
 
-    out = work / f"{model}-{workers}x1-s{seed}-x{interval}"
+    out = work / f"{model}-{workers}x1-s{seed}-x{interval:g}"
     cmd = [sys.executable, str(HERE / "bench_word2vec.py"), "--child", "--tool", "w2v", "--model", model,
            "--seed", str(seed), "--workers", str(workers), "--threads", "1", "--shared-negatives", "0",
-           "--out", str(out), "--set", f"sync_total={sync_total * interval}", "--inputs", *inputs]
+           "--out", str(out), "--set", f"sync_total={round(sync_total * interval)}", "--inputs", *inputs]
     res, wall, peak = measure(cmd)
     ev = evaluate(str(out / "vectors.bin"), None)
     return {"model": model, "workers": workers, "seed": seed, "interval": interval, "wall_seconds": wall,
@@ -82,7 +82,7 @@ def table(rows: list[dict]) -> str:
             diff = " / ".join(f"{100 * (e[m] - means[m]):+.1f}" for m, _, _ in MEASURES)
         mb = (f"{r['bytes_to_driver_per_round'] / 1e6:.1f} / {r['bytes_from_driver_per_round'] / 1e6:.1f}"
               if r["workers"] > 1 else "none")
-        lines.append(f"| {r['model']} | {r['workers']} | x{r['interval']} | {r['seed']} | {r['rounds']} | "
+        lines.append(f"| {r['model']} | {r['workers']} | x{r['interval']:g} | {r['seed']} | {r['rounds']} | "
                      f"{r['round_words']:,} | {mb} | "
                      + " | ".join(f"{s * e[m]:{f}}" for m, s, f in MEASURES)
                      + f" | {diff} | {r['wall_seconds']:.0f} |")
@@ -97,7 +97,7 @@ def main() -> None:
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2, 4, 8])
     ap.add_argument("--sync-total", type=int, default=200_000,
                     help="words of all workers together a round at interval x1 (w2v-dist's default sync_total)")
-    ap.add_argument("--intervals", nargs="+", type=int, default=[1, 4, 16], help="multiples of --sync-total")
+    ap.add_argument("--intervals", nargs="+", type=float, default=[1, 4, 16], help="multiples of --sync-total")
     ap.add_argument("--interval-workers", nargs="+", type=int, default=[8],
                     help="worker counts run at the intervals other than x1")
     ap.add_argument("--interval-seeds", nargs="+", type=int, default=[1], help="seeds of those runs")
