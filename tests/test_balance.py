@@ -131,6 +131,7 @@ def test_a_balanced_run_trains_every_word_once_an_epoch(uneven, cache):
     assert abs(bal["replica_words"][0] - bal["replica_words"][1]) < 200  # within a sentence or so
     assert bal["balance_moved_words"] == max(bal["home_words"]) - max(bal["replica_words"]) > 0
     assert bal["rounds_per_epoch"] < whole["rounds_per_epoch"]
+    assert bal["balance_seconds"] > 0 and whole["balance_seconds"] == 0
     for m in (bal, whole):  # every word trained once an epoch (raw words: before subsampling)
         for e in range(FAST["epochs"]):
             assert sum(s["raw_words"] for s in m["round_stats"] if s["epoch"] == e) == n

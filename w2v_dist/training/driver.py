@@ -1023,6 +1023,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "home_words": [int(home[k]) for k in range(K)],
         "balance_moved_words": balanced["moved_words"],
         "balance_pieces": balanced["pieces"],
+        "balance_seconds": balanced["seconds"],
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},
