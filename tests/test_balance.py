@@ -13,7 +13,7 @@ from w2v_dist.config import Config
 from w2v_dist.training import balance as B
 from w2v_dist.training.driver import train_vectors
 from w2v_dist.training import encoded as E
-from w2v_dist.training.encoded import _store_part
+from w2v_dist.training.encoded import _store_part, part_words
 from test_robust import _kill_soon  # tests/ is on sys.path
 
 FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=5)
@@ -102,7 +102,7 @@ def test_pieces_hold_every_sentence_once(form, tmp_path, monkeypatch):
             assert rebuilt == sents[k]
         longest = max((len(s) for ss in sents for s in ss), default=0)
         trained = [sum(len(s) for s in _stream_sentences(homes[k], streams[k]["limit"]))
-                   + sum(B.piece_words(p) for _, _, p in streams[k]["pieces"]) for k in range(K)]
+                   + sum(part_words(p) for _, _, p in streams[k]["pieces"]) for k in range(K)]
         assert sum(trained) == sum(words)
         T = B.targets(sum(words), K)
         assert all(abs(t - w) <= longest * K for t, w in zip(trained, T)), (trained, T)

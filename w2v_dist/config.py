@@ -36,7 +36,8 @@ class Config:
 
     Model and vocabulary parameters carry gensim's names and defaults (``sg=0`` is CBOW, as in
     gensim).  The distributed parameters are w2v-dist's own.  Units: ``sync_every``,
-    ``sync_total``, ``solo_round`` and ``max_sentence_length`` are in words (tokens), ``blocksize`` in bytes.
+    ``sync_total``, ``solo_round`` and ``max_sentence_length`` are in words (tokens),
+    ``blocksize`` in bytes.
 
     Raises
     ------

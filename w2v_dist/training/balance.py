@@ -131,8 +131,3 @@ def store_piece(piece, job: str, name: str, cache: str):
     """Keep a piece on the worker that trains it, as an encoded shard is kept (disk or memory)."""
     ids, off, info = piece
     return _store_part(ids, off, info, job, name, cache)
-
-
-def piece_words(piece) -> int:
-    """In-vocabulary words of a stored piece (either form)."""
-    return part_words(piece)

@@ -13,8 +13,9 @@ words per epoch: the shards it encoded (its home stream), cut at sentence bounda
 worker trains ``total / K`` words within a sentence, the surplus moved once to the workers short of
 their share (``config.balance``, :mod:`w2v_dist.training.balance`).  An epoch has
 ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is ``config.round_words(K)``:
-``sync_every``, else ``sync_total // K``; or the lone replica's round above); in round j worker k trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)``
-of its stream, so all workers finish an epoch together.
+``sync_every``, else ``sync_total // K``; or the lone replica's round above); in round j worker k
+trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all
+workers finish an epoch together.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
 row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
@@ -567,7 +568,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             new.append((dst, client.submit(B.store_piece, cut, job, f"piece-{attempt[0]}-{src}-{dst}-{a}", cache,
                                            workers=[hosts[dst]], allow_other_workers=False, pure=False,
                                            key=f"w2v-piece-{job}-{attempt[0]}-{src}-{dst}-{a}")))
-        sizes = _gather(client, [client.submit(B.piece_words, f, workers=[hosts[d]], allow_other_workers=False,
+        sizes = _gather(client, [client.submit(W.partition_words, f, workers=[hosts[d]], allow_other_workers=False,
                                                pure=False) for d, f in new], hosts, "balancing the streams")
         for src in srcs:
             W_k[src] = at[src][keep[src]]
@@ -903,11 +904,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                             x["rows"] = x["deltas"] = None
                             shm.remove(f)
                     exchange = {"workers_by_file": sum(f is not None for f in by_file)}
+                    def through_dask(to):  # the merged rows as (rows, values) per matrix, by Dask
+                        return _scatter_each(client, [(c, m[c]) for c, m in zip(changed_all, mats)], to)
+
                     try:
                         others = sorted(set(hosts) - shm_hosts)
-                        sent = {}
-                        if others:
-                            sent = _scatter_each(client, [(c, m[c]) for c, m in zip(changed_all, mats)], others)
+                        sent = through_dask(others) if others else {}
                         if shm_hosts:
                             try:
                                 shm_updates[r] = shm.write_rows(os.path.join(shm_dir, f"u{r}-{failures}"), mats,
@@ -916,8 +918,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                             except OSError as exc:  # e.g. the folder is full: through Dask from now on
                                 log.warning("exchange through Dask from round %d: %s", r, exc)
                                 shm_hosts.clear()
-                                sent.update(_scatter_each(client, [(c, m[c]) for c, m in zip(changed_all, mats)],
-                                                          sorted(set(hosts) - set(sent))))
+                                sent.update(through_dask(sorted(set(hosts) - set(sent))))
                         sent_updates[r] = sent
                     except _RoundFailed as exc:  # merged already: replicas are re-created from it below
                         pending = str(exc)

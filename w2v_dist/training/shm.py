@@ -64,10 +64,6 @@ class Files:
 
     paths: tuple
 
-    @property
-    def nbytes(self) -> int:
-        return sum(os.path.getsize(p) for p in self.paths if os.path.exists(p))
-
 
 def write(stem: str, arrays) -> Files:
     """Write ``arrays`` as ``<stem>.<i>.npy``.
