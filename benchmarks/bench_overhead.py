@@ -1,12 +1,14 @@
-"""Where a round's time goes with 2 worker processes x 1 thread, by exchange (shared-memory files or Dask).
+"""Where a round's time goes with 2 worker processes x 1 thread: one shared replica, or one each merged by file or Dask.
 
-Trains each model once per ``--exchanges`` entry (give ``dask,auto,dask,auto`` to interleave
-repeats), on one LocalCluster, and prints the run's round overhead (share of training time not
-spent in the kernels, ``round_overhead_fraction`` of metrics.json) and the medians over its rounds
+Trains each model once per ``--exchanges`` entry (give ``dask auto dask auto`` to interleave
+repeats), on one LocalCluster: ``host`` is ``replicas=host`` (the workers train one replica in
+shared memory, nothing is merged), ``auto`` and ``dask`` are ``replicas=worker`` with that
+``exchange`` (rows by file in shared memory, or through Dask).  It prints the run's round overhead
+(share of training time not spent in the kernels, ``round_overhead_fraction`` of metrics.json) and the medians over its rounds
 (the first round left out: it compiles) of the round's seconds, the slower replica's kernel
 seconds, the driver's merge seconds and the bytes each way.
 
-    python benchmarks/bench_overhead.py --models sg cbow --exchanges dask auto dask auto
+    python benchmarks/bench_overhead.py --models sg cbow --exchanges host auto dask host auto dask
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ def main() -> None:
     ap.add_argument("--inputs", nargs="+",
                     default=[str(SHARED / f"corpora/real-en/text/shard-00{i}.txt.gz") for i in range(3)])
     ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=list(MODELS))
-    ap.add_argument("--exchanges", nargs="+", default=["dask", "auto"], choices=["dask", "auto"])
+    ap.add_argument("--exchanges", nargs="+", default=["dask", "auto"], choices=["dask", "auto", "host"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
     args = ap.parse_args()
@@ -41,7 +43,9 @@ def main() -> None:
     with dask_client(workers=args.workers, threads_per_worker=1) as client:
         for model in args.models:
             for ex in args.exchanges:
-                m = w2v_dist.train(args.inputs, client=client, epochs=args.epochs, compute_loss=0, exchange=ex,
+                m = w2v_dist.train(args.inputs, client=client, epochs=args.epochs, compute_loss=0,
+                                   exchange="auto" if ex == "host" else ex,
+                                   replicas="host" if ex == "host" else "worker",
                                    seed=1, **MODELS[model]).metrics
                 rs = m["round_stats"][1:] or m["round_stats"]
 

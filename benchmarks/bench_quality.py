@@ -2,7 +2,9 @@
 
 Trains w2v-dist on the whole shared corpus (the same hyper-parameters as ``bench_word2vec.py``:
 negative=5, window=5, vector_size=100, min_count=5, sample=1e-3, epochs=5, compute_loss=0) with
-K LocalCluster worker processes of one thread each, for every K, model and seed asked for, at the
+K LocalCluster worker processes of one thread each, one replica each (``replicas=worker``, as K
+machines would have: on one machine the default ``replicas=host`` trains one replica in shared
+memory and merges nothing), for every K, model and seed asked for, at the
 default synchronisation interval (``sync_total``, split over the K workers) and at multiples of
 it; each run is a child process of ``bench_word2vec.py``.  Prints, per run: rounds, words a worker
 trains a round, median bytes a round between the workers and the driver (both directions, all
@@ -58,7 +60,7 @@ def run_one(model: str, workers: int, seed: int, interval: float, sync_total: in
     out = work / f"{model}-{workers}x1-s{seed}-x{interval:g}"
     cmd = [sys.executable, str(HERE / "bench_word2vec.py"), "--child", "--tool", "w2v", "--model", model,
            "--seed", str(seed), "--workers", str(workers), "--threads", "1", "--shared-negatives", "0",
-           "--out", str(out), "--set", f"sync_total={round(sync_total * interval)}", "--inputs", *inputs]
+           "--out", str(out), "--set", f"sync_total={round(sync_total * interval)}", "--set", "replicas=worker", "--inputs", *inputs]
     res, wall, peak = measure(cmd)
     ev = evaluate(str(out / "vectors.bin"), None)
     return {"model": model, "workers": workers, "seed": seed, "interval": interval, "wall_seconds": wall,

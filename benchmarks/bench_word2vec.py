@@ -175,6 +175,8 @@ def main() -> None:
                     w, t = shape.split("x")
                     label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "scaled-sum" else "")
                     label += "".join(f" {x}" for x in args.set)
+                    if int(w) > 1 and not any(x.startswith("replicas=") for x in args.set):
+                        label += " shared"  # replicas=host (the default): one replica in shared memory
                     runs.append(("w2v-dist fast" if n else "w2v-dist", label + (f" shared={n}" if n else ""),
                                  me + ["--tool", "w2v", "--merge", args.merge, "--workers", w, "--threads", t,
                                        "--shared-negatives", str(n), *[a for x in args.set for a in ("--set", x)],

@@ -16,7 +16,7 @@ from w2v_dist.training import encoded as E
 from w2v_dist.training.encoded import _store_part, part_words
 from test_robust import _kill_soon  # tests/ is on sys.path
 
-FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=5)
+FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=5)
 
 
 def test_plan_moves_gives_each_worker_its_share_and_moves_only_the_surplus():

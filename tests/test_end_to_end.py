@@ -91,17 +91,20 @@ def test_cli_two_worker_processes_end_to_end(tmp_path, small_corpus, eval_dir, c
     assert main(["--quiet", "similar", str(out / "vectors.txt"), "zzzqqq"]) == 2
 
 
-def test_two_workers_match_one_and_beat_random(tmp_path, eval_dir, inproc_client):
+@pytest.mark.parametrize("replicas", ["worker", "host"])
+def test_two_workers_match_one_and_beat_random(tmp_path, eval_dir, inproc_client, replicas):
     """On the 1.2M-token demo sample (the 200k-token small slice is too small for WordSim-353:
-    gensim itself scores -0.10..0.03 there), 2 replicas merged by the sum of deltas keep the
-    quality of 1, and both are clearly above random vectors."""
+    gensim itself scores -0.10..0.03 there), 2 workers keep the quality of 1, whether as 2
+    replicas merged every round (``worker``) or as one replica both train in shared memory
+    (``host``), and both are clearly above random vectors."""
     import w2v_dist
     from w2v_dist.cluster import dask_client
 
     demo = str(Path(__file__).resolve().parents[1] / "data" / "demo" / "*.txt.gz")
     ws = str(eval_dir / "wordsim353.tsv")
     common = dict(sg=1, epochs=5, sync_every=25_000, word_pairs=[ws], seed=3)
-    two = w2v_dist.train([demo], client=inproc_client, **common)
+    two = w2v_dist.train([demo], client=inproc_client, replicas=replicas, **common)
+    assert two.metrics["shared_replica"] == (replicas == "host")
     with dask_client(workers=1, threads_per_worker=1, processes=False) as one_client:
         one = w2v_dist.train([demo], client=one_client, **common)
     assert two.metrics["workers"] == 2 and one.metrics["workers"] == 1
@@ -164,7 +167,7 @@ def test_hierarchical_softmax_trains_on_two_replicas(small_corpus, inproc_client
     import w2v_dist
 
     res = w2v_dist.train([str(small_corpus)], client=inproc_client, sg=sg, hs=hs, negative=negative,
-                         epochs=3, sync_every=40_000, min_count=5)
+                         epochs=3, sync_every=40_000, min_count=5, replicas="worker")
     m = res.metrics
     V, D = len(res.wv), res.wv.vector_size
     assert res.syn1.shape == (V - 1, D) and np.abs(res.syn1).sum() > 0
@@ -225,8 +228,9 @@ def test_word2vec_api_rejects_what_it_cannot_do():
 
 
 def test_one_worker_rounds_are_solo_round_words(small_corpus, inproc_client):
-    """A lone replica merges nothing, so its rounds are ``max(sync_every, solo_round)`` words;
-    with two replicas ``solo_round`` plays no part and a round is ``sync_every`` words a worker."""
+    """A lone replica merges nothing, so its rounds are ``max(sync_every, solo_round)`` words, and
+    so is one replica shared by two workers (``solo_round // 2`` words each); with two replicas
+    ``solo_round`` plays no part and a round is ``sync_every`` words a worker."""
     import math
 
     import w2v_dist
@@ -240,8 +244,13 @@ def test_one_worker_rounds_are_solo_round_words(small_corpus, inproc_client):
     assert big["rounds_per_epoch"] == big["rounds"] == math.ceil(n / 40_000)
     assert small["rounds_per_epoch"] == math.ceil(n / 5_000)
     assert len(big["loss"]) == big["rounds"]
-    two = w2v_dist.train([str(small_corpus)], client=inproc_client, solo_round=40_000, **common).metrics
+    two = w2v_dist.train([str(small_corpus)], client=inproc_client, solo_round=40_000, replicas="worker",
+                         **common).metrics
     assert two["workers"] == 2 and two["rounds_per_epoch"] >= math.ceil(n / 2 / 5_000)
+    host = w2v_dist.train([str(small_corpus)], client=inproc_client, solo_round=40_000, replicas="host",
+                          **common).metrics
+    assert host["workers"] == 2 and host["shared_replica"] and host["round_words"] == 20_000
+    assert host["rounds_per_epoch"] == math.ceil(max(host["replica_words"]) / 20_000) < two["rounds_per_epoch"]
 
 
 def test_sync_total_is_split_over_the_workers(small_corpus, inproc_client):
@@ -257,7 +266,7 @@ def test_sync_total_is_split_over_the_workers(small_corpus, inproc_client):
     for bad in (dict(sync_every=-1), dict(sync_total=0)):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             Config(**bad).validate()
-    common = dict(sg=0, epochs=1, vector_size=8, min_count=5, seed=2)
+    common = dict(sg=0, epochs=1, vector_size=8, min_count=5, seed=2, replicas="worker")
     m = w2v_dist.train([str(small_corpus)], client=inproc_client, sync_total=12_000, **common).metrics
     assert m["workers"] == 2 and m["round_words"] == 6_000
     assert m["config"]["sync_every"] == 0 and m["config"]["sync_total"] == 12_000

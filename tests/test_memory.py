@@ -49,7 +49,7 @@ def test_worker_holds_one_round_of_results(client, tmp_path, small_corpus, monke
             {str(k).split("-")[3] for k in dask_worker.data if str(k).startswith("w2v-round-")}))
         held.append(max(len(v) for v in per_worker.values()))
 
-    cfg = Config(sg=0, epochs=1, vector_size=16, sync_every=2_000, min_count=3, seed=3)
+    cfg = Config(sg=0, replicas="worker", epochs=1, vector_size=16, sync_every=2_000, min_count=3, seed=3)
     with no_cyclic_gc():
         res = train_vectors(client, [str(tmp_path / "c.txt")], cfg, progress=False, on_round=on_round)
     assert res.metrics["rounds"] >= 10 and len(held) == res.metrics["rounds"]

@@ -129,7 +129,7 @@ def test_row_scales_use_the_initial_learning_rate(monkeypatch, small_corpus, tmp
     with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
         res = w2v_dist.train([str(tmp_path / "a.txt")], client=client, output=str(tmp_path / "out"),
                              sg=1, epochs=2, vector_size=16, sync_every=3000, min_count=3, seed=3,
-                             alpha=0.03, min_alpha=0.0001, merge="scaled-sum",
+                             alpha=0.03, min_alpha=0.0001, merge="scaled-sum", replicas="worker",
                              central_partition_bytes=0 if partitioned else None)
     rounds = res.metrics["round_stats"]
     assert len(rounds) > 4 and rounds[-1]["alpha_start"] < 0.02  # the rate did decay

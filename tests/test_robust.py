@@ -21,7 +21,7 @@ from w2v_dist.training import checkpoint as ckpt
 from w2v_dist.training.driver import train_vectors
 
 # Small and quick: a slice of the small corpus, small vectors, few epochs.
-FAST = dict(sg=1, epochs=2, vector_size=24, sync_every=10_000, solo_round=0, min_count=3, seed=5)  # solo_round=0: several rounds with one worker too
+FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=24, sync_every=10_000, solo_round=0, min_count=3, seed=5)  # solo_round=0: several rounds with one worker too
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import w2v_dist
 from w2v_dist.cluster import dask_client
 from w2v_dist.training import shm
 
-FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=4)
+FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=4)
 
 
 @pytest.fixture(scope="module")

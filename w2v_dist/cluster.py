@@ -2,7 +2,9 @@
 
 The default local shape is one worker whose threads share one replica (Hogwild): the Numba
 kernels release the GIL, so threads use every core with no merging at all.  ``workers=N`` gives N
-worker processes, each with its own replica, merged every round.
+worker processes; being on the driver's machine, they too train one replica, mapped from shared
+memory (``replicas = "host"``, the default); with ``replicas = "worker"`` each has its own, merged
+every round, as workers on several machines always do.
 
 An existing cluster is reached by its scheduler address (``--scheduler tcp://host:8786``, else
 ``$DASK_SCHEDULER_ADDRESS``), over TLS when certificate files are given (``tls://host:8786``).

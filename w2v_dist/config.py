@@ -96,6 +96,7 @@ class Config:
     sync_total: int = _f(200_000, "with sync_every=0, words all workers together train between merges (each of K workers sync_total // K)", "train")
     solo_round: int = _f(1_000_000, "words per round when one worker trains: a lone replica merges nothing, so its rounds only pace the progress bar, the loss log and checkpoint_every; rounds are max(round words, solo_round) words (0: the round words)", "train")
     exchange: str = _f("auto", "how a round's changed rows travel between the workers and the driver: auto (as files in shared memory for the workers on the driver's machine, through Dask for the others) or dask (always through Dask)", "cluster")
+    replicas: str = _f("host", "host: when every worker is on the driver's machine, they all train one replica in shared memory (/dev/shm; Hogwild across processes, as the threads of one worker) and nothing is merged; worker: one replica per worker, merged into the central copy every round (what workers on several machines do)", "cluster")
     balance: bool = _f(True, "cut the encoded shards at sentence boundaries so that every worker trains total / workers words an epoch (only the surplus moves, once); false: each worker trains its whole shards", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
@@ -159,6 +160,8 @@ class Config:
             bad("encoded_cache", "must be disk or memory")
         if self.exchange not in ("auto", "dask"):
             bad("exchange", "must be auto or dask")
+        if self.replicas not in ("host", "worker"):
+            bad("replicas", "must be host or worker")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
         for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round", "sync_every"):

@@ -17,6 +17,16 @@ their share (``config.balance``, :mod:`w2v_dist.training.balance`).  An epoch ha
 trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all
 workers finish an epoch together.
 
+One replica per machine.  When every worker can see the driver's shared-memory folder (a
+LocalCluster, or workers started on the driver's machine) and ``config.replicas`` is ``"host"``,
+the matrices are written there once as files and every worker maps them read-write
+(:func:`worker.init_shared_replica`): all workers train the same matrices without locks, as the
+threads of one worker do (Hogwild, Recht et al. 2011), nothing is merged and no rows travel.
+Rounds are then sized as a lone replica's (``solo_round // K`` words a worker) and the driver
+reads the model from the files at checkpoints and at the end; a lost worker sends the run back to
+the last checkpoint (or the start), as with one worker.  With one worker elsewhere, or
+``replicas = "worker"``, each worker keeps its own replica, merged every round.
+
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
 row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
 the driver then only schedules and keeps per-round statistics.
@@ -654,9 +664,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
               "shared_negatives": config.shared_negatives}
 
     # Workers on the driver's machine exchange a round's rows by file in shared memory (shm.py);
-    # which ones can is probed whenever the replicas are (re)created.
+    # which ones can is probed whenever the replicas are (re)created.  When all of them can
+    # (``replicas = "host"``), they share one replica there instead and nothing is merged.
     shm_dir = shm_token = None
-    if config.exchange == "auto" and K > 1 and part is None:
+    if (config.exchange == "auto" or config.replicas == "host") and K > 1 and part is None:
         try:
             shm_dir, shm_token = shm.create(job)
         except OSError as exc:
@@ -664,8 +675,57 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     shm_hosts: set = set()
     shm_updates: dict[int, shm.Files] = {}  # merged round -> its update's files, until applied by all
 
+    def probe_shm() -> set:
+        """The hosts that see the job's shared-memory folder."""
+        if not shm_dir:
+            return set()
+        uniq = sorted(set(hosts))
+        seen = _gather(client, [client.submit(shm.probe, shm_dir, shm_token, workers=[h], allow_other_workers=False,
+                                              pure=False) for h in uniq], hosts, "probing shared memory")
+        return {h for h, ok in zip(uniq, seen) if ok}
+
+    # One replica for the whole machine: the matrices as files in shared memory, mapped read-write
+    # by every worker (worker.init_shared_replica); rounds then only pace progress and checkpoints,
+    # as with one worker.  The driver's ``mats`` stay the initial, resumed or last checkpointed
+    # matrices, where a lost worker sends the run back to.
+    shared: dict[str, Any] = {}
+    if config.replicas == "host" and shm_dir and K > 1:
+        try:
+            if probe_shm() == set(hosts):
+                shared["files"] = shm.write(os.path.join(shm_dir, "replica-0"), mats)
+        except (OSError, _RoundFailed) as exc:
+            log.info("one replica per worker: the matrices cannot be shared in memory (%s)", exc)
+        if shared:
+            log.info("%d workers on this machine train one replica in shared memory (replicas=host)", K)
+        else:
+            log.info("one replica per worker, merged every round: not every worker can see %s", shm_dir)
+
+    def read_shared() -> list[np.ndarray]:
+        """Copies of the shared replica's matrices (the model, in :data:`worker.MATRICES` order)."""
+        return [np.array(a, dtype=np.float32) for a in shm.read(shared["files"])]
+
     def make_replicas():
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""
+        if shared:
+            if "tables" in fut_state:
+                client.cancel(list(fut_state["tables"].values()))
+            fut_state["tables"] = _scatter_each(client, tables, hosts)
+            blind = sorted(set(hosts) - probe_shm())
+            if blind:
+                raise _W2VError(f"worker(s) {', '.join(blind)} cannot see the shared replica in {shm_dir}: they "
+                                f"are not on the driver's machine (run with replicas=worker)")
+            old = shared.pop("files")
+            try:  # new files: a task of a failed round still running trains the old ones
+                shared["files"] = shm.write(os.path.join(shm_dir, f"replica-{attempt[0]}-{failures}"), mats)
+            except OSError as exc:
+                raise _W2VError(f"cannot write the shared replica in {shm_dir}: {exc} (run with replicas=worker)") \
+                    from exc
+            shm.remove(old)
+            _gather(client, [client.submit(W.init_shared_replica, rid[k], shared["files"],
+                                           fut_state["tables"][hosts[k]], params, nthreads.get(hosts[k], 1),
+                                           workers=[hosts[k]], allow_other_workers=False, pure=False)
+                             for k in range(K)], hosts, "creating replicas")
+            return
         if part is not None:  # made on the workers, from the seed or the checkpoint's pieces
             if "tables" in fut_state:
                 client.cancel(list(fut_state["tables"].values()))
@@ -687,20 +747,18 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                pure=False) for k in range(K)]
         _gather(client, inits, hosts, "creating replicas")
         shm_hosts.clear()
-        if shm_dir:
-            uniq = sorted(set(hosts))
-            seen = _gather(client, [client.submit(shm.probe, shm_dir, shm_token, workers=[h], allow_other_workers=False,
-                                                  pure=False) for h in uniq], hosts, "probing shared memory")
-            shm_hosts.update(h for h, ok in zip(uniq, seen) if ok)
+        if config.exchange == "auto":
+            shm_hosts.update(probe_shm())
 
     merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
     # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
     # progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
-    round_words = config.round_words(K) if K > 1 else max(config.round_words(K), config.solo_round)
+    merging = K > 1 and not shared  # several replicas, merged every round
+    round_words = config.round_words(K) if merging else max(config.round_words(K), config.solo_round // K)
     R = max(1, math.ceil(max(W_k.values()) / round_words))
     n_updates = None
-    if getattr(merge, "needs_row_scale", False) and K > 1:
+    if getattr(merge, "needs_row_scale", False) and merging:
         from .merge import expected_updates, row_scales
 
         n_updates = expected_updates(vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg,
@@ -746,7 +804,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
     # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
     # from a checkpoint trains exactly as the uninterrupted one.
-    lag = 2 if (K > 1 and config.overlap and part is None) else 1
+    lag = 2 if (merging and config.overlap and part is None) else 1
     submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
@@ -766,7 +824,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     def submit(s_: int, done_before: int) -> list:
         a0_, a1_ = alpha_at(done_before), alpha_at(done_before + words_of(s_))
         # every merge reaches every replica once, in order: those up to round s-lag (s-1 when drained)
-        ups = list(range(next_update[0], (s_ - 1 if drained(s_) else s_ - lag) + 1)) if K > 1 else []
+        ups = list(range(next_update[0], (s_ - 1 if drained(s_) else s_ - lag) + 1)) if merging else []
         next_update[0] += len(ups)
         got = [sent_updates.pop(u) for u in ups]  # released here, not cancelled: the tasks hold them
         prev = submitted.get(s_ - 1)
@@ -774,7 +832,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         for k in range(K):
             lo, hi = slice_of(k, s_)
             spec = {"word_lo": lo, "word_hi": hi, "alpha_start": a0_,
-                    "alpha_end": a1_, "collect": K > 1, "round": s_, "update_rounds": ups,
+                    "alpha_end": a1_, "collect": merging, "round": s_, "update_rounds": ups,
                     "keep_inflight": lag > 1,
                     "shm_stem": os.path.join(shm_dir, f"x{s_}-{k}-{failures}") if hosts[k] in shm_hosts else None,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
@@ -823,7 +881,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             if sum(again) != sum(home[k] for k in lost):
                 raise _W2VError("a lost worker's shards gave different words when read again; inputs changed?")
             rebalance()  # the same cuts again: pieces on or from the lost workers are made anew
-        if K == 1 or part is not None:  # the model was on the workers: back to the last checkpoint (or start)
+        if not merging or part is not None:  # the model was on the workers: back to the last checkpoint (or start)
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
         client.cancel([f for fs in submitted.values() for f in fs]
@@ -886,7 +944,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                                                  for j in range(K) if j != k)
                                                              + sum(merged) * (K - 1)),
                                 "changed_rows": [sum(x["changed_rows"][i] for x in results) for i in range(3)]}
-                elif K > 1:
+                elif merging:
                     by_file = [x.get("files") for x in results]
                     for x, f in zip(results, by_file):
                         if f is not None:  # written in shared memory by the worker (shm.py)
@@ -945,7 +1003,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
                     config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
                 if due and r < n_rounds:
-                    if K == 1 and part is None:  # the model lives in the replica: fetch it
+                    if shared:  # the model is the shared replica
+                        mats = read_shared()
+                    elif K == 1 and part is None:  # the model lives in the replica: fetch it
                         try:
                             mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
                                                                   allow_other_workers=False, pure=False)],
@@ -980,7 +1040,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     el = time.perf_counter() - t_train
                     bar.set_postfix(epoch=epoch + 1, alpha=f"{a1:.5f}", words_s=f"{effective / max(el, 1e-9):,.0f}")
                     bar.update(1)
-            if K > 1 or part is not None:
+            if merging or part is not None:
+                break
+            if shared:
+                mats = read_shared()
                 break
             try:  # a lone replica is the model: fetch it once instead of merging every round
                 mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
@@ -1025,6 +1088,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "balance_moved_words": balanced["moved_words"],
         "balance_pieces": balanced["pieces"],
         "balance_seconds": balanced["seconds"],
+        "shared_replica": bool(shared),
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},

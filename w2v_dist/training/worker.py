@@ -124,6 +124,29 @@ def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: 
     return _worker_address()
 
 
+def init_shared_replica(job_id: str, files: shm.Files, tables: dict, params: dict, threads: int) -> str:
+    """Create this worker's replica on matrices shared by every worker of this machine.
+
+    ``files`` are the driver's ``.npy`` files of ``(syn0, syn1neg, syn1)`` (float32 [rows, D]
+    each) in shared memory (:mod:`w2v_dist.training.shm`); they are mapped read-write, so the
+    kernels of every worker process that maps them train the same matrices, with no locks
+    (Hogwild, Recht et al. 2011, as the threads of one worker do), and the driver reads the model
+    from the files.  The replica keeps no base copy and sends no rows (``collect`` is false).
+
+    Returns
+    -------
+    str
+        The worker's address.
+
+    Raises
+    ------
+    OSError
+        A file cannot be mapped (gone, or the folder is not visible here).
+    """
+    mats = [np.asarray(np.load(p, mmap_mode="r+")) for p in files.paths]  # plain ndarrays on the maps
+    return init_replica(job_id, mats, tables, params, threads, bases=False, copy=False)
+
+
 def drop_replica(job_id: str, dask_worker=None) -> bool:
     """Free this worker's replica of ``job_id``; True when there was one (``Client.run`` passes ``dask_worker``)."""
     with _LOCK:
