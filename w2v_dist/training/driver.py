@@ -229,6 +229,19 @@ def _scatter_each(client, data, hosts) -> dict:
     return out
 
 
+def _release(futs) -> None:
+    """Let the scheduler forget ``futs`` now (even while a traceback still holds them), not by cancelling.
+
+    ``Client.cancel`` also cancels the keys' dependents, and distributed 2026.8's scheduler then
+    fails an assertion on a dependent that no client wants but another task still needs (a
+    round's ``after`` future, a balanced piece's cut): "Exception while handling op
+    register-client ... assert ts.who_wants", logged at the end of every job.  Releasing drops
+    this client's claim on each key, and the scheduler forgets what nobody needs.
+    """
+    for f in futs:
+        f.release()
+
+
 def _alive(client) -> dict:
     from ..cluster import cluster_workers
 
@@ -1063,8 +1076,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
             log.debug("could not drop replicas of %s", job, exc_info=True)
-        client.cancel(encoded_all() + [f for d in fut_state.values() for f in d.values()]
-                      + [f for fs in submitted.values() for f in fs])
+        _release(encoded_all() + [f for d in fut_state.values() for f in d.values()]
+                 + [f for fs in submitted.values() for f in fs])
         shm.drop(shm_dir)
 
     syn0, syn1neg, syn1 = mats if part is None else (None, None, None)
