@@ -19,7 +19,7 @@ from w2v_dist.config import Config
 from w2v_dist.training import shm
 from w2v_dist.training.driver import initial_weights, train_vectors
 
-from test_robust import _kill_soon  # tests/ is on sys.path
+from test_robust import _Stop, _kill_soon  # tests/ is on sys.path
 
 FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=4, balance=False)
 
@@ -124,10 +124,6 @@ def test_a_worker_that_cannot_see_the_folder_means_one_replica_each(one_gz, monk
     assert not host.metrics["shared_replica"] and not each.metrics["shared_replica"]
     assert {s["workers_by_file"] for s in host.metrics["round_stats"]} == {1}
     np.testing.assert_array_equal(host.wv.vectors, each.wv.vectors)
-
-
-class _Stop(Exception):
-    pass
 
 
 def test_checkpoints_of_the_shared_replica_resume_to_the_uninterrupted_result(one_gz, tmp_path):

@@ -706,6 +706,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         try:
             if probe_shm() == set(hosts):
                 shared["files"] = shm.write(os.path.join(shm_dir, "replica-0"), mats)
+                shared["fresh"] = True  # untrained yet: the first make_replicas maps these
         except (OSError, _RoundFailed) as exc:
             log.info("one replica per worker: the matrices cannot be shared in memory (%s)", exc)
         if shared:
@@ -723,17 +724,18 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             if "tables" in fut_state:
                 client.cancel(list(fut_state["tables"].values()))
             fut_state["tables"] = _scatter_each(client, tables, hosts)
-            blind = sorted(set(hosts) - probe_shm())
-            if blind:
-                raise _W2VError(f"worker(s) {', '.join(blind)} cannot see the shared replica in {shm_dir}: they "
-                                f"are not on the driver's machine (run with replicas=worker)")
-            old = shared.pop("files")
-            try:  # new files: a task of a failed round still running trains the old ones
-                shared["files"] = shm.write(os.path.join(shm_dir, f"replica-{attempt[0]}-{failures}"), mats)
-            except OSError as exc:
-                raise _W2VError(f"cannot write the shared replica in {shm_dir}: {exc} (run with replicas=worker)") \
-                    from exc
-            shm.remove(old)
+            if not shared.pop("fresh", False):  # a recovery: new hosts may be elsewhere, the files trained
+                blind = sorted(set(hosts) - probe_shm())
+                if blind:
+                    raise _W2VError(f"worker(s) {', '.join(blind)} cannot see the shared replica in {shm_dir}: "
+                                    f"they are not on the driver's machine (run with replicas=worker)")
+                old = shared["files"]
+                try:  # new files: a task of a failed round still running trains the old ones
+                    shared["files"] = shm.write(os.path.join(shm_dir, f"replica-{attempt[0]}-{failures}"), mats)
+                except OSError as exc:
+                    raise _W2VError(f"cannot write the shared replica in {shm_dir}: {exc} (run with "
+                                    f"replicas=worker)") from exc
+                shm.remove(old)
             _gather(client, [client.submit(W.init_shared_replica, rid[k], shared["files"],
                                            fut_state["tables"][hosts[k]], params, nthreads.get(hosts[k], 1),
                                            workers=[hosts[k]], allow_other_workers=False, pure=False)
