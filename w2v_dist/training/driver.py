@@ -714,9 +714,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         else:
             log.info("one replica per worker, merged every round: not every worker can see %s", shm_dir)
 
-    def read_shared() -> list[np.ndarray]:
-        """Copies of the shared replica's matrices (the model, in :data:`worker.MATRICES` order)."""
-        return [np.array(a, dtype=np.float32) for a in shm.read(shared["files"])]
+    def fetch_model() -> list[np.ndarray]:
+        """Copies of the model's matrices (:data:`worker.MATRICES` order) when it lives on the workers,
+        unmerged: the shared replica's files, or the lone replica (:class:`_RoundFailed` if lost)."""
+        if shared:
+            return [np.array(a, dtype=np.float32) for a in shm.read(shared["files"])]
+        return _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]], allow_other_workers=False,
+                                              pure=False)], hosts, "fetching the replica")[0]
 
     def make_replicas():
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""
@@ -1018,13 +1022,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
                     config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
                 if due and r < n_rounds:
-                    if shared:  # the model is the shared replica
-                        mats = read_shared()
-                    elif K == 1 and part is None:  # the model lives in the replica: fetch it
+                    if not merging and part is None:  # the model lives in the replica(s): fetch it
                         try:
-                            mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
-                                                                  allow_other_workers=False, pure=False)],
-                                           hosts, "fetching the replica")[0]
+                            mats = fetch_model()
                         except _RoundFailed as exc:
                             recover(str(exc))  # back to the last checkpoint
                             continue
@@ -1057,13 +1057,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     bar.update(1)
             if merging or part is not None:
                 break
-            if shared:
-                mats = read_shared()
-                break
-            try:  # a lone replica is the model: fetch it once instead of merging every round
-                mats = _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]],
-                                                      allow_other_workers=False, pure=False)],
-                               hosts, "fetching the replica")[0]
+            try:  # a lone or shared replica is the model: fetch it once instead of merging every round
+                mats = fetch_model()
                 break
             except _RoundFailed as exc:
                 recover(str(exc))  # back to the last checkpoint; train the rest again
