@@ -371,10 +371,15 @@ def ns_update(l1, l1_row, syn1neg, targets, alpha, neu1e, touched1, compute_loss
     while d < n:
         tt = (targets[d], targets[min(d + 1, last)], targets[min(d + 2, last)],
               targets[min(d + 3, last)])
-        f = (_dot32_simd(l1, l1_row, syn1neg, tt[0]), _dot32_simd(l1, l1_row, syn1neg, tt[1]),
-             _dot32_simd(l1, l1_row, syn1neg, tt[2]), _dot32_simd(l1, l1_row, syn1neg, tt[3]))
-        e = (np.exp(-f[0]), np.exp(-f[1]), np.exp(-f[2]), np.exp(-f[3]))
-        for q in range(min(n - d, bs)):  # one copy of the target code (compile time), in order
+        m = min(n - d, bs)  # targets in this block; no dot or exp is computed past them
+        f0 = _dot32_simd(l1, l1_row, syn1neg, tt[0])
+        f1 = _dot32_simd(l1, l1_row, syn1neg, tt[1]) if m > 1 else _ZERO
+        f2 = _dot32_simd(l1, l1_row, syn1neg, tt[2]) if m > 2 else _ZERO
+        f3 = _dot32_simd(l1, l1_row, syn1neg, tt[3]) if m > 3 else _ZERO
+        f = (f0, f1, f2, f3)
+        e = (np.exp(-f0), np.exp(-f1) if m > 1 else _ONE, np.exp(-f2) if m > 2 else _ONE,
+             np.exp(-f3) if m > 3 else _ONE)
+        for q in range(m):  # one copy of the target code (compile time), in order
             if (d + q == 0) or tt[q] != pos:
                 prod, loss = _ns_node(l1, l1_row, syn1neg, tt[q], d + q != 0, f[q], e[q], a32,
                                       neu1e, touched1, compute_loss, prod, loss)
@@ -474,15 +479,19 @@ def hs_update(l1, l1_row, syn1, points, codes, codelens, word, alpha, neu1e, tou
     # independent chains the CPU overlaps, then the four updates run in path order. Same
     # operations on the same values as one node at a time: bit-identical results.
     while d < L:
-        m = L - d  # nodes in this block: min(m, 4); the dots past the path's end are discarded
+        m = L - d  # nodes in this block: min(m, 4); no dot or exp is computed past the path's end
         last = L - 1
         p0 = points[word, d]
         p1 = points[word, min(d + 1, last)]
         p2 = points[word, min(d + 2, last)]
         p3 = points[word, min(d + 3, last)]
-        f = (_dot32_simd(l1, l1_row, syn1, p0), _dot32_simd(l1, l1_row, syn1, p1),
-             _dot32_simd(l1, l1_row, syn1, p2), _dot32_simd(l1, l1_row, syn1, p3))
-        e = (np.exp(-f[0]), np.exp(-f[1]), np.exp(-f[2]), np.exp(-f[3]))
+        f0 = _dot32_simd(l1, l1_row, syn1, p0)
+        f1 = _dot32_simd(l1, l1_row, syn1, p1) if m > 1 else _ZERO
+        f2 = _dot32_simd(l1, l1_row, syn1, p2) if m > 2 else _ZERO
+        f3 = _dot32_simd(l1, l1_row, syn1, p3) if m > 3 else _ZERO
+        f = (f0, f1, f2, f3)
+        e = (np.exp(-f0), np.exp(-f1) if m > 1 else _ONE, np.exp(-f2) if m > 2 else _ONE,
+             np.exp(-f3) if m > 3 else _ONE)
         pp = (p0, p1, p2, p3)
         for q in range(min(m, 4)):  # one copy of the node code (compile time), in path order
             prod, loss = _hs_node(l1, l1_row, syn1, pp[q], codes[word, d + q], f[q], e[q], a32,
