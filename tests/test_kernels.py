@@ -16,6 +16,7 @@ from w2v_dist.kernels import (build_huffman, cbow_hs_step, cbow_step, hs_update,
                                sg_hs_pair_step, sg_pair_step, train_slice, warmup)
 from w2v_dist.kernels import _rng
 from w2v_dist.kernels.ns import dot32, dot32_scalar
+from w2v_dist.vocab import noise_cum_table
 
 MASK48 = (1 << 48) - 1
 KEEP_ALL = 2**32 - 1
@@ -252,6 +253,35 @@ def test_lcg_random_int32_and_bisect_match_python():
     for x in range(0, 42):
         assert _rng.bisect_left(cum, np.int64(x), np.int64(0), np.int64(5)) == \
             bisect.bisect_left(cum.tolist(), x)
+
+
+@pytest.mark.parametrize("case", ["zipf", "tiny-domain", "one-word", "zero-counts"])
+def test_indexed_noise_draw_equals_python_bisect(case):
+    """``draw_negative_indexed`` gives gensim's draw (``bisect_left`` over the whole table) for
+    every state, at bucket edges and table entries too, and advances the state the same way."""
+    rng = np.random.default_rng(7)
+    if case == "zipf":
+        counts = (1e6 / np.arange(1, 5001) ** 1.1).astype(np.int64) + 1
+        cum = noise_cum_table(counts, 0.75)
+    elif case == "tiny-domain":
+        cum = np.array([3, 3, 10, 25, 40], dtype=np.int64)  # fewer integers than buckets
+    elif case == "one-word":
+        cum = np.array([2**31 - 1], dtype=np.int64)
+    else:
+        counts = np.array([5, 0, 0, 7, 0, 1, 0, 0], dtype=np.int64)
+        cum = noise_cum_table(counts, 0.75)
+    index, shift = _rng.noise_index(cum)
+    assert index.dtype == np.int32 and index.shape[0] <= 2**_rng.NOISE_INDEX_BITS + 1
+    dom = int(cum[-1])
+    xs = np.concatenate([rng.integers(0, dom, 20000), cum[cum < dom], np.maximum(cum - 1, 0),
+                         (np.arange(index.shape[0] - 1) << int(shift)) % dom, [0, dom - 1]])
+    expect = np.searchsorted(cum, xs, side="left")
+    for x, e in zip(xs.tolist(), expect.tolist()):
+        state = np.uint64(x << 16)  # (state >> 16) % dom == x
+        t, new = _rng.draw_negative_indexed(cum, index, shift, state)
+        t0, new0 = _rng.draw_negative(cum, state)
+        assert int(t) == e == int(t0), (case, x)
+        assert new == new0
 
 
 @pytest.mark.parametrize("D", [1, 5, 8, 9, 21, 100])

@@ -111,7 +111,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from ._rng import draw_negative, random_int32
+from ._rng import draw_negative_indexed, noise_index, random_int32
 
 _ONE = np.float32(1.0)
 _ZERO = np.float32(0.0)
@@ -762,20 +762,22 @@ def draw_reduced_windows(n, window, state, out):
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
-def _fill_targets(slot, word, cum_table, state, neg, syn1neg, hs, syn1, points, codelens):
+def _fill_targets(slot, word, cum_table, nindex, nshift, state, neg, syn1neg, hs, syn1, points,
+                  codelens):
     """``slot[0] = word``; ``slot[1..neg]`` = fresh negative draws; prefetch their rows.
 
     With ``hs``, also prefetches the ``syn1`` rows of the word's Huffman path
     below :data:`HS_PREFETCH_SKIP` (the top of the tree is shared by all words
     and stays cached). Nothing is drawn or prefetched from ``syn1neg`` when
     ``neg == 0`` nor from ``syn1`` when ``hs == 0`` (dummy arrays).
-    slot: int32 [neg + 1]; state: uint64. Returns the advanced state.
+    slot: int32 [neg + 1]; ``nindex, nshift = noise_index(cum_table)`` (the draws are
+    :func:`~w2v_dist.kernels._rng.draw_negative`'s); state: uint64. Returns the advanced state.
     """
     slot[0] = word
     if neg > 0:
         _prefetch_row(syn1neg, word)
     for d in range(1, neg + 1):
-        t, state = draw_negative(cum_table, state)
+        t, state = draw_negative_indexed(cum_table, nindex, nshift, state)
         slot[d] = t
         _prefetch_row(syn1neg, t)
     if hs:
@@ -970,6 +972,7 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
     raw_total = _slice_words(offsets, sent_lo, sent_hi)
     a0 = np.float64(alpha_start)
     a1 = np.float64(alpha_end)
+    nindex, nshift = noise_index(cum_table)  # exact draws, searching only the draw's bucket
 
     raw_done = np.int64(0)
     effective = np.int64(0)
@@ -993,8 +996,8 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
             ahead = 0
             while ahead < PREFETCH_AHEAD and qi < n:
                 r = ahead % R
-                state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg,
-                                      use_hs, syn1, points, codelens)
+                state = _fill_targets(ring[r], sent[qi], cum_table, nindex, nshift, state, neg,
+                                      syn1neg, use_hs, syn1, points, codelens)
                 ring_ctx[r] = sent[qj]
                 _prefetch_row(syn0, sent[qj])
                 qi, qj = _sg_seek(qi, qj + 1, n, win, rwin)
@@ -1003,8 +1006,8 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
             while p < ahead:
                 if qi < n:
                     r = ahead % R
-                    state = _fill_targets(ring[r], sent[qi], cum_table, state, neg, syn1neg,
-                                          use_hs, syn1, points, codelens)
+                    state = _fill_targets(ring[r], sent[qi], cum_table, nindex, nshift, state,
+                                          neg, syn1neg, use_hs, syn1, points, codelens)
                     ring_ctx[r] = sent[qj]
                     _prefetch_row(syn0, sent[qj])
                     qi, qj = _sg_seek(qi, qj + 1, n, win, rwin)
@@ -1020,13 +1023,13 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
             # position i is trained (same draw order).
             ahead = 0
             while ahead < PREFETCH_AHEAD and ahead < n:
-                state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg, syn1neg,
-                                      use_hs, syn1, points, codelens)
+                state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, nindex, nshift,
+                                      state, neg, syn1neg, use_hs, syn1, points, codelens)
                 ahead += 1
             for i in range(n):
                 if ahead < n:
-                    state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, state, neg,
-                                          syn1neg, use_hs, syn1, points, codelens)
+                    state = _fill_targets(ring[ahead % R], sent[ahead], cum_table, nindex, nshift,
+                                          state, neg, syn1neg, use_hs, syn1, points, codelens)
                     e = ahead + win
                     if e < n:
                         _prefetch_row(syn0, sent[e])
@@ -1328,10 +1331,10 @@ def _cbow_shared_backprop(syn0, ctx, ctx_off, M, cbow_mean, err, touched0):
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
-def _draw_shared(negs, slot, K, cum_table, state, syn1neg):
+def _draw_shared(negs, slot, K, cum_table, nindex, nshift, state, syn1neg):
     """``negs[slot, 0:K]`` = K fresh noise draws (in order); prefetch their rows. Returns state."""
     for k in range(K):
-        t, state = draw_negative(cum_table, state)
+        t, state = draw_negative_indexed(cum_table, nindex, nshift, state)
         negs[slot, k] = t
         _prefetch_row(syn1neg, t)
     return state
@@ -1408,6 +1411,7 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
     raw_total = _slice_words(offsets, sent_lo, sent_hi)
     a0 = np.float64(alpha_start)
     a1 = np.float64(alpha_end)
+    nindex, nshift = noise_index(cum_table)  # exact draws, searching only the draw's bucket
 
     raw_done = np.int64(0)
     effective = np.int64(0)
@@ -1424,11 +1428,12 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
         if n < 2:
             continue
         n_groups = (n + N - 1) // N
-        state = _draw_shared(negs, 0, K, cum_table, state, syn1neg)
+        state = _draw_shared(negs, 0, K, cum_table, nindex, nshift, state, syn1neg)
         for grp in range(n_groups):
             slot = grp & 1
             if grp + 1 < n_groups:  # next group's draw, rows prefetched while this one trains
-                state = _draw_shared(negs, 1 - slot, K, cum_table, state, syn1neg)
+                state = _draw_shared(negs, 1 - slot, K, cum_table, nindex, nshift,
+                                     state, syn1neg)
             g0 = grp * N
             g1 = g0 + N
             if g1 > n:
