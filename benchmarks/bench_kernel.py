@@ -5,6 +5,7 @@
     python benchmarks/bench_kernel.py --models sg cbow --shared 0 1 2 4 8 --max-words 4000000
     python benchmarks/bench_kernel.py --models sg-hs cbow-hs --max-words 4000000
     python benchmarks/bench_kernel.py --models sg --threads 2 --max-words 4000000   # Hogwild, 2 threads
+    python benchmarks/bench_kernel.py --draws 20000000   # ns a noise draw: full bisect vs indexed
 
 No Dask, no rounds: the corpus is read, counted and encoded once (w2v-dist's own functions), then
 each kernel trains one epoch over it from the same initial weights, after a warm-up call
@@ -71,6 +72,43 @@ def run_threads(fn, arg_lists):
     return out, time.perf_counter() - t0, sum(cpu)
 
 
+def time_draws(cum: np.ndarray, n: int) -> None:
+    """Print nanoseconds per noise draw: ``draw_negative`` (gensim's ``bisect_left`` over all V
+    entries) against ``draw_negative_indexed`` (the kernels' bucket index), same words checked."""
+    from numba import njit
+
+    from w2v_dist.kernels._rng import draw_negative, draw_negative_indexed, noise_index
+
+    @njit(nogil=True)
+    def full(cum, n):
+        s, acc = np.uint64(1), 0
+        for _ in range(n):
+            t, s = draw_negative(cum, s)
+            acc += t
+        return acc
+
+    @njit(nogil=True)
+    def indexed(cum, index, shift, n):
+        s, acc = np.uint64(1), 0
+        for _ in range(n):
+            t, s = draw_negative_indexed(cum, index, shift, s)
+            acc += t
+        return acc
+
+    index, shift = noise_index(cum)
+    full(cum, 10)
+    indexed(cum, index, shift, 10)
+    t0 = time.perf_counter()
+    a = full(cum, n)
+    t1 = time.perf_counter()
+    b = indexed(cum, index, shift, n)
+    t2 = time.perf_counter()
+    print(f"CPU: {cpu_model()}; V={cum.shape[0]:,}, {n:,} draws, index of {index.shape[0]:,} buckets; "
+          f"same sum of word ids: {a == b}")
+    print(f"| draw | ns a draw |\n| --- | ---: |\n| bisect over the whole table (gensim) | "
+          f"{(t1 - t0) / n * 1e9:.1f} |\n| indexed (w2v-dist kernels) | {(t2 - t1) / n * 1e9:.1f} |")
+
+
 def main() -> None:
     from w2v_dist.kernels import build_huffman, train_slice, train_slice_shared, warmup
     from w2v_dist.training.driver import initial_weights
@@ -86,6 +124,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1, help="timings per configuration (the best is kept)")
     ap.add_argument("--threads", type=int, default=1, help="Hogwild threads on the same matrices")
     ap.add_argument("--cache", help="an .npz file keeping the encoded tokens between runs (made if missing)")
+    ap.add_argument("--draws", type=int, default=0,
+                    help="only time this many noise draws (gensim's bisect over the whole table, then "
+                         "the kernels' indexed search) on the corpus' noise table, and exit")
     args = ap.parse_args()
 
     warmup()
@@ -100,6 +141,9 @@ def main() -> None:
     V, D, S = counts.shape[0], 100, offsets.shape[0] - 1
     keep = keep_probabilities(counts, 1e-3)
     cum = noise_cum_table(counts, 0.75)
+    if args.draws:
+        time_draws(cum, args.draws)
+        return
     huff = build_huffman(counts)
     dummy = (np.zeros((1, D), np.float32), np.zeros((1, 1), np.int32), np.zeros((1, 1), np.uint8),
              np.zeros(1, np.int32))
