@@ -113,8 +113,10 @@ def noise_index(cum_table):
     B = ((dom - 1) >> shift) + 1
     index = np.empty(B + 1, dtype=np.int32)
     lo = np.int64(0)
-    for b in range(B):
-        lo = bisect_left(cum_table, np.int64(b) << shift, lo, np.int64(n))  # non-decreasing in b
+    for b in range(B):  # bisect_left of each bucket's start, by one sweep: O(V + B), not O(B log V)
+        x = np.int64(b) << shift
+        while lo < n and cum_table[lo] < x:
+            lo += 1
         index[b] = lo
     index[B] = n - 1
     return index, shift
