@@ -183,6 +183,31 @@ def test_cbow_shared_step_matches_reference(cbow_mean, hs):
     assert as_set(t1) == r1 == {0, 3, 4, 6, 1, 7}
 
 
+@pytest.mark.parametrize("cbow_mean", [1, 0])
+@pytest.mark.parametrize("centers,negs", [([0, 3], [6, 1, 7, 5]),   # two inputs, all rows distinct
+                                          ([2], [6, 1, 7, 5]),      # one input, all rows distinct
+                                          ([0, 3], [6, 3, 7, 5])])  # center 1's word drawn: general passes
+def test_cbow_shared_step_one_pass_per_row_matches_reference(cbow_mean, centers, negs):
+    """Groups of one or two centers whose output rows are all distinct take the one-pass route
+    of ns_shared_batch; it must give the reference's step too."""
+    V, D = len(COUNTS), 21
+    syn0, syn1neg = weights(V, D, 11 + cbow_mean)
+    syn1, points, codes, codelens, t2 = hs_arrays(D, 9, 0)
+    ctx_lists = [[1, 2, 4], [0, 2, 4, 5]][:len(centers)]
+    ctx = np.array([w for c in ctx_lists for w in c], np.int32)
+    off = np.concatenate([[0], np.cumsum([len(c) for c in ctx_lists])]).astype(np.int64)
+    W0, W1 = syn0.astype(np.float64), syn1neg.astype(np.float64)
+    ref_loss, r0, r1, _ = ref_cbow_shared(W0, W1, ctx_lists, centers, np.array(negs), 0.2, cbow_mean)
+    t0, t1 = np.zeros(V, np.uint8), np.zeros(V, np.uint8)
+    inp, _, G, err, neu1e = scratch(len(centers), D, len(negs))
+    loss = cbow_shared_step(syn0, syn1neg, syn1, points, codes, codelens, ctx, off, np.array(centers, np.int32),
+                            np.array(negs, np.int32), 0, 0.2, cbow_mean, inp, G, err, neu1e, t0, t1, t2, True)
+    np.testing.assert_allclose(syn0, W0, rtol=2e-5, atol=2e-6)
+    np.testing.assert_allclose(syn1neg, W1, rtol=2e-5, atol=2e-6)
+    assert loss == pytest.approx(ref_loss, rel=1e-5)
+    assert as_set(t0) == r0 and as_set(t1) == r1 == set(centers) | set(negs)
+
+
 def ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep_prob, cum_table, sg, cbow_mean, window,
                            negative, alpha, seed, shared):
     """Python re-implementation of train_slice_shared (constant alpha: alpha_start == alpha_end)."""
@@ -229,7 +254,7 @@ def ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep_prob, cum_table, sg
     return W0, W1, loss, t0, t1
 
 
-@pytest.mark.parametrize("sg,shared", [(1, 1), (1, 3), (0, 1), (0, 3)])
+@pytest.mark.parametrize("sg,shared", [(1, 1), (1, 3), (0, 1), (0, 2), (0, 3)])
 def test_train_slice_shared_matches_python_reference(sg, shared):
     """Whole slices: subsampling, windows, grouping of centers and the order of the draws."""
     rng = np.random.default_rng(30 + sg + shared)

@@ -1151,6 +1151,11 @@ def ns_shared_batch(inp, B, syn1neg, pos, negs, K, alpha, G, err, touched1, comp
                 prod, loss = _loss_term(f, e, True, prod, loss)
         if compute_loss:
             loss += np.log(prod)
+    if B <= 2 and _distinct_rows(pos, B, negs, K):
+        # CBOW's usual group (shared = 2): every output row once, so each row's errors and update
+        # are one pass over it (the same operations in the same order as the passes below)
+        _ns_shared_rows_fused(inp, B, syn1neg, pos, negs, K, G, err, touched1)
+        return loss
     # input errors from the output rows as they were before the step
     for b in range(B):
         p = pos[b]
@@ -1257,6 +1262,64 @@ def sg_shared_step(syn0, syn1neg, syn1, points, codes, codelens, contexts, cente
             syn0[w, c] += err[b, c]
         touched0[w] = 1
     return loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _distinct_rows(pos, B, negs, K):
+    """True when the output rows ``pos[0:B]`` and ``negs[0:K]`` are all different words."""
+    for k in range(K):
+        t = negs[k]
+        for b in range(B):
+            if pos[b] == t:
+                return False
+        for q in range(k):
+            if negs[q] == t:
+                return False
+    for b in range(1, B):
+        for q in range(b):
+            if pos[q] == pos[b]:
+                return False
+    return True
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _ns_shared_rows_fused(inp, B, syn1neg, pos, negs, K, G, err, touched1):
+    """The error and update passes of :func:`ns_shared_batch` for ``B <= 2`` inputs whose
+    output rows are all distinct: one read and one write of each row instead of two reads.
+
+    Each row's old value feeds the errors before its own update, and no other row of the step
+    is the same word, so this equals the general passes (bit for bit: per ``err[b]`` the
+    positive's term, then the noise words' in order; per noise row input 0's term, then 1's).
+    """
+    D = syn1neg.shape[1]
+    for b in range(B):
+        p = pos[b]
+        g = G[b, 0]
+        for c in range(D):
+            w = syn1neg[p, c]
+            err[b, c] += g * w
+            syn1neg[p, c] = w + g * inp[b, c]
+        touched1[p] = 1
+    if B == 2:
+        for k in range(K):
+            t = negs[k]
+            g0 = G[0, k + 1]
+            g1 = G[1, k + 1]
+            for c in range(D):
+                w = syn1neg[t, c]
+                err[0, c] += g0 * w
+                err[1, c] += g1 * w
+                syn1neg[t, c] = (w + g0 * inp[0, c]) + g1 * inp[1, c]
+            touched1[t] = 1
+    elif B == 1:
+        for k in range(K):
+            t = negs[k]
+            g0 = G[0, k + 1]
+            for c in range(D):
+                w = syn1neg[t, c]
+                err[0, c] += g0 * w
+                syn1neg[t, c] = w + g0 * inp[0, c]
+            touched1[t] = 1
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -1488,8 +1551,11 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
                         q += 1
                     ctx_off[m + 1] = q
                     pos[m] = sent[i]
-                e = g1 + win
-                if e < n:
+                # the context rows the next group adds on its right: sent[g1 + win : g1 + N + win]
+                e1 = g1 + N + win
+                if e1 > n:
+                    e1 = n
+                for e in range(g1 + win, e1):
                     _prefetch_row(syn0, sent[e])
                 loss += cbow_shared_step(syn0, syn1neg, syn1, points, codes, codelens,
                                          ctx[:q], ctx_off[:M + 1], pos[:M], negs[slot],
