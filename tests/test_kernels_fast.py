@@ -185,11 +185,11 @@ def test_cbow_shared_step_matches_reference(cbow_mean, hs):
 
 @pytest.mark.parametrize("cbow_mean", [1, 0])
 @pytest.mark.parametrize("centers,negs", [([0, 3], [6, 1, 7, 5]),   # two inputs, all rows distinct
-                                          ([2], [6, 1, 7, 5]),      # one input, all rows distinct
+                                          ([2], [6, 1, 7, 5]),      # one input: general passes
                                           ([0, 3], [6, 3, 7, 5])])  # center 1's word drawn: general passes
 def test_cbow_shared_step_one_pass_per_row_matches_reference(cbow_mean, centers, negs):
-    """Groups of one or two centers whose output rows are all distinct take the one-pass route
-    of ns_shared_batch; it must give the reference's step too."""
+    """Groups of two centers whose output rows are all distinct take the one-pass route of
+    ns_shared_batch; it must give the reference's step too, as the general passes do."""
     V, D = len(COUNTS), 21
     syn0, syn1neg = weights(V, D, 11 + cbow_mean)
     syn1, points, codes, codelens, t2 = hs_arrays(D, 9, 0)

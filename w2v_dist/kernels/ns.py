@@ -1151,10 +1151,10 @@ def ns_shared_batch(inp, B, syn1neg, pos, negs, K, alpha, G, err, touched1, comp
                 prod, loss = _loss_term(f, e, True, prod, loss)
         if compute_loss:
             loss += np.log(prod)
-    if B <= 2 and _distinct_rows(pos, B, negs, K):
+    if B == 2 and _distinct_rows(pos, B, negs, K):
         # CBOW's usual group (shared = 2): every output row once, so each row's errors and update
         # are one pass over it (the same operations in the same order as the passes below)
-        _ns_shared_rows_fused(inp, B, syn1neg, pos, negs, K, G, err, touched1)
+        _ns_shared_rows_fused(inp, syn1neg, pos, negs, K, G, err, touched1)
         return loss
     # input errors from the output rows as they were before the step
     for b in range(B):
@@ -1283,8 +1283,8 @@ def _distinct_rows(pos, B, negs, K):
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
-def _ns_shared_rows_fused(inp, B, syn1neg, pos, negs, K, G, err, touched1):
-    """The error and update passes of :func:`ns_shared_batch` for ``B <= 2`` inputs whose
+def _ns_shared_rows_fused(inp, syn1neg, pos, negs, K, G, err, touched1):
+    """The error and update passes of :func:`ns_shared_batch` for ``B = 2`` inputs whose
     output rows are all distinct: one read and one write of each row instead of two reads.
 
     Each row's old value feeds the errors before its own update, and no other row of the step
@@ -1292,7 +1292,7 @@ def _ns_shared_rows_fused(inp, B, syn1neg, pos, negs, K, G, err, touched1):
     positive's term, then the noise words' in order; per noise row input 0's term, then 1's).
     """
     D = syn1neg.shape[1]
-    for b in range(B):
+    for b in range(2):
         p = pos[b]
         g = G[b, 0]
         for c in range(D):
@@ -1300,26 +1300,16 @@ def _ns_shared_rows_fused(inp, B, syn1neg, pos, negs, K, G, err, touched1):
             err[b, c] += g * w
             syn1neg[p, c] = w + g * inp[b, c]
         touched1[p] = 1
-    if B == 2:
-        for k in range(K):
-            t = negs[k]
-            g0 = G[0, k + 1]
-            g1 = G[1, k + 1]
-            for c in range(D):
-                w = syn1neg[t, c]
-                err[0, c] += g0 * w
-                err[1, c] += g1 * w
-                syn1neg[t, c] = (w + g0 * inp[0, c]) + g1 * inp[1, c]
-            touched1[t] = 1
-    elif B == 1:
-        for k in range(K):
-            t = negs[k]
-            g0 = G[0, k + 1]
-            for c in range(D):
-                w = syn1neg[t, c]
-                err[0, c] += g0 * w
-                syn1neg[t, c] = w + g0 * inp[0, c]
-            touched1[t] = 1
+    for k in range(K):
+        t = negs[k]
+        g0 = G[0, k + 1]
+        g1 = G[1, k + 1]
+        for c in range(D):
+            w = syn1neg[t, c]
+            err[0, c] += g0 * w
+            err[1, c] += g1 * w
+            syn1neg[t, c] = (w + g0 * inp[0, c]) + g1 * inp[1, c]
+        touched1[t] = 1
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
