@@ -15,7 +15,7 @@ import pytest
 from w2v_dist.kernels import (build_huffman, cbow_hs_step, cbow_step, hs_update, ns_update,
                                sg_hs_pair_step, sg_pair_step, train_slice, warmup)
 from w2v_dist.kernels import _rng
-from w2v_dist.kernels.ns import dot32, dot32_scalar
+from w2v_dist.kernels.ns import dot32, dot32_pair, dot32_scalar
 from w2v_dist.vocab import noise_cum_table
 
 MASK48 = (1 << 48) - 1
@@ -294,6 +294,9 @@ def test_dot32_simd_equals_scalar_reference(D):
         assert got == dot32_scalar(a, ia, b, ib)  # bit-identical
         exact = float(a[ia].astype(np.float64) @ b[ib].astype(np.float64))
         assert abs(float(got) - exact) <= 1e-5 * max(1.0, np.abs(a[ia] * b[ib]).sum())
+    for ia0, ia1, ib in [(0, 1, 0), (2, 0, 3), (1, 1, 2)]:
+        f0, f1 = dot32_pair(a, ia0, ia1, b, ib)  # fast CBOW's two inputs against one noise row
+        assert (f0, f1) == (dot32_scalar(a, ia0, b, ib), dot32_scalar(a, ia1, b, ib))
 
 
 # ----------------------------------------------------------------------------

@@ -237,7 +237,9 @@ def ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep_prob, cum_table, sg
         groups = [list(range(g, min(g + shared, n))) for g in range(0, n, shared)]
         draws = [[draw() for _ in range(negative)] for _ in groups]
         for grp, negs in zip(groups, draws):
-            win = [[j for j in range(max(i - window + red[i], 0), min(i + window + 1 - red[i], n)) if j != i]
+            # CBOW with shared=2: a pair of centers uses its first center's reduced window
+            rw = {i: red[grp[0]] if not sg and shared == 2 else red[i] for i in grp}
+            win = [[j for j in range(max(i - window + rw[i], 0), min(i + window + 1 - rw[i], n)) if j != i]
                    for i in grp]
             if sg:
                 for i, js in zip(grp, win):
@@ -254,12 +256,14 @@ def ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep_prob, cum_table, sg
     return W0, W1, loss, t0, t1
 
 
-@pytest.mark.parametrize("sg,shared", [(1, 1), (1, 3), (0, 1), (0, 2), (0, 3)])
-def test_train_slice_shared_matches_python_reference(sg, shared):
-    """Whole slices: subsampling, windows, grouping of centers and the order of the draws."""
-    rng = np.random.default_rng(30 + sg + shared)
+@pytest.mark.parametrize("sg,shared,cbow_mean", [(1, 1, 1), (1, 3, 1), (0, 1, 1), (0, 2, 1), (0, 2, 0),
+                                                 (0, 3, 1)])
+def test_train_slice_shared_matches_python_reference(sg, shared, cbow_mean):
+    """Whole slices: subsampling, windows, grouping of centers and the order of the draws (CBOW
+    with shared=2 also: pairs of centers summing and updating their common context rows once)."""
+    rng = np.random.default_rng(30 + sg + shared + 7 * cbow_mean)
     V, D = len(COUNTS), 9
-    sentences = [rng.integers(0, V, L).tolist() for L in (7, 1, 0, 12, 2, 5)]
+    sentences = [rng.integers(0, V, L).tolist() for L in (7, 1, 0, 12, 2, 5, 3, 26)]
     sentences[3][2:6] = [0, 0, 0, 0]
     ids = np.array([w for s in sentences for w in s], np.int32)
     offsets = np.concatenate([[0], np.cumsum([len(s) for s in sentences])]).astype(np.int64)
@@ -268,18 +272,20 @@ def test_train_slice_shared_matches_python_reference(sg, shared):
     p = COUNTS ** 0.75
     cum = np.round(np.cumsum(p) / p.sum() * (2**31 - 1)).astype(np.int64)
     syn0, syn1neg = weights(V, D, 3)
-    W0, W1, ref_loss, r0, r1 = ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep, cum, sg, 1, 3, 4,
-                                                      0.05, 12345, shared)
+    W0, W1, ref_loss, r0, r1 = ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep, cum, sg, cbow_mean, 3,
+                                                      4, 0.05, 12345, shared)
     syn1, points, codes, codelens, t2 = hs_arrays(D, 0, 0)
-    t0, t1 = np.zeros(V, np.uint8), np.zeros(V, np.uint8)
-    raw, eff, loss = train_slice_shared(syn0, syn1neg, syn1, ids, offsets, 0, len(sentences), keep, cum,
-                                        points, codes, codelens, sg, 1, 3, 4, 0, 0.05, 0.05, 12345,
-                                        t0, t1, t2, 1, shared)
-    assert raw == len(ids) and 0 < eff < raw
-    np.testing.assert_allclose(syn0, W0, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(syn1neg, W1, rtol=1e-4, atol=1e-5)
-    assert loss == pytest.approx(ref_loss, rel=1e-4)
-    assert as_set(t0) == r0 and as_set(t1) == r1
+    for compute_loss in (1, 0):
+        s0, s1 = syn0.copy(), syn1neg.copy()
+        t0, t1 = np.zeros(V, np.uint8), np.zeros(V, np.uint8)
+        raw, eff, loss = train_slice_shared(s0, s1, syn1, ids, offsets, 0, len(sentences), keep, cum,
+                                            points, codes, codelens, sg, cbow_mean, 3, 4, 0, 0.05, 0.05, 12345,
+                                            t0, t1, t2, compute_loss, shared)
+        assert raw == len(ids) and 0 < eff < raw
+        np.testing.assert_allclose(s0, W0, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(s1, W1, rtol=1e-4, atol=1e-5)
+        assert loss == (pytest.approx(ref_loss, rel=1e-4) if compute_loss else 0.0)
+        assert as_set(t0) == r0 and as_set(t1) == r1
 
 
 def test_fast_mode_is_not_exact_mode_and_exact_is_untouched():

@@ -62,7 +62,7 @@ class Config:
     compute_loss: int = _f(1, "1 records the training loss per round in metrics.json", "train")
     shared_negatives: int = _f(0, "fast mode: N>=1 draws `negative` noise words once per N consecutive center words, shared by "
                                   "all their contexts (HogBatch, Ji et al. 2016; SG: one batch step per center, CBOW: one per N "
-                                  "centers); faster, not word2vec's exact sampling. 0: exact", "train")
+                                  "centers, a pair (N=2) also sharing its reduced window); faster, not word2vec's exact sampling. 0: exact", "train")
     # --- vocabulary and tokenization
     min_count: int = _f(5, "ignore words with a lower total count", "vocab")
     max_vocab_size: int | None = _f(None, "prune the counts during counting to at most this many words (as gensim)", "vocab")
