@@ -212,6 +212,46 @@ def dot32_scalar(a, ia, b, ib):
     return s
 
 
+def _emit_row_dots(context, builder, a, aty, a_rows, b, bty, b_row, b_rowty):
+    """Emit the LLVM IR of ``dot(a[r], b[b_row])`` for every ``(r, type)`` of ``a_rows``, in one
+    loop over ``b[b_row]``: one ``<8 x float>`` accumulator per row (plain IEEE ``fmul`` and
+    ``fadd``), its lanes combined as ``((l0 + l1) + (l2 + l3)) + ((l4 + l5) + (l6 + l7))``, then
+    the ``D % 8`` tail added in order (:func:`dot32_scalar`'s operations). Returns the float32
+    values. Rows are addressed as ``data + row * D`` (C-contiguous, not bounds checked)."""
+    intp = context.get_value_type(types.intp)
+    A = context.make_array(aty)(context, builder, a)
+    B = context.make_array(bty)(context, builder, b)
+    n = cgutils.unpack_tuple(builder, A.shape)[1]
+    nB = cgutils.unpack_tuple(builder, B.shape)[1]
+    pas = [builder.gep(A.data, [builder.mul(context.cast(builder, r, t, types.intp), n)])
+           for r, t in a_rows]
+    pb0 = builder.gep(B.data, [builder.mul(context.cast(builder, b_row, b_rowty, types.intp), nB)])
+    v8 = ir.VectorType(ir.FloatType(), 8)
+    v8p = v8.as_pointer()
+    nb = builder.ashr(n, ir.Constant(intp, 3))
+    accs = [cgutils.alloca_once_value(builder, ir.Constant(v8, [0.0] * 8)) for _ in pas]
+    with cgutils.for_range(builder, nb) as loop:
+        off = builder.shl(loop.index, ir.Constant(intp, 3))
+        vb = builder.load(builder.bitcast(builder.gep(pb0, [off]), v8p), align=4)
+        for acc, pa in zip(accs, pas):
+            va = builder.load(builder.bitcast(builder.gep(pa, [off]), v8p), align=4)
+            builder.store(builder.fadd(builder.load(acc), builder.fmul(va, vb)), acc)
+    start = builder.shl(nb, ir.Constant(intp, 3))
+    out = []
+    for acc, pa in zip(accs, pas):
+        v = builder.load(acc)
+        e = [builder.extract_element(v, ir.Constant(ir.IntType(32), k)) for k in range(8)]
+        sv = builder.fadd(builder.fadd(builder.fadd(e[0], e[1]), builder.fadd(e[2], e[3])),
+                          builder.fadd(builder.fadd(e[4], e[5]), builder.fadd(e[6], e[7])))
+        sp = cgutils.alloca_once_value(builder, sv)
+        with cgutils.for_range_slice(builder, start, n, ir.Constant(intp, 1)) as (c, _):
+            x = builder.load(builder.gep(pa, [c]))
+            y = builder.load(builder.gep(pb0, [c]))
+            builder.store(builder.fadd(builder.load(sp), builder.fmul(x, y)), sp)
+        out.append(builder.load(sp))
+    return out
+
+
 @intrinsic
 def _dot32_simd(typingctx, a, ia, b, ib):
     """LLVM IR for :func:`dot32`: an explicit ``<8 x float>`` accumulator.
@@ -232,35 +272,8 @@ def _dot32_simd(typingctx, a, ia, b, ib):
 
     def codegen(context, builder, signature, args):
         aty, iaty, bty, ibty = signature.args
-        intp = context.get_value_type(types.intp)
-        A = context.make_array(aty)(context, builder, args[0])
-        B = context.make_array(bty)(context, builder, args[2])
-        n = cgutils.unpack_tuple(builder, A.shape)[1]
-        nB = cgutils.unpack_tuple(builder, B.shape)[1]
-        ra = context.cast(builder, args[1], iaty, types.intp)
-        rb = context.cast(builder, args[3], ibty, types.intp)
-        pa0 = builder.gep(A.data, [builder.mul(ra, n)])
-        pb0 = builder.gep(B.data, [builder.mul(rb, nB)])
-        v8 = ir.VectorType(ir.FloatType(), 8)
-        v8p = v8.as_pointer()
-        nb = builder.ashr(n, ir.Constant(intp, 3))
-        acc = cgutils.alloca_once_value(builder, ir.Constant(v8, [0.0] * 8))
-        with cgutils.for_range(builder, nb) as loop:
-            off = builder.shl(loop.index, ir.Constant(intp, 3))
-            va = builder.load(builder.bitcast(builder.gep(pa0, [off]), v8p), align=4)
-            vb = builder.load(builder.bitcast(builder.gep(pb0, [off]), v8p), align=4)
-            builder.store(builder.fadd(builder.load(acc), builder.fmul(va, vb)), acc)
-        v = builder.load(acc)
-        e = [builder.extract_element(v, ir.Constant(ir.IntType(32), i)) for i in range(8)]
-        s = builder.fadd(builder.fadd(builder.fadd(e[0], e[1]), builder.fadd(e[2], e[3])),
-                         builder.fadd(builder.fadd(e[4], e[5]), builder.fadd(e[6], e[7])))
-        sp = cgutils.alloca_once_value(builder, s)
-        start = builder.shl(nb, ir.Constant(intp, 3))
-        with cgutils.for_range_slice(builder, start, n, ir.Constant(intp, 1)) as (c, _):
-            x = builder.load(builder.gep(pa0, [c]))
-            y = builder.load(builder.gep(pb0, [c]))
-            builder.store(builder.fadd(builder.load(sp), builder.fmul(x, y)), sp)
-        return builder.load(sp)
+        return _emit_row_dots(context, builder, args[0], aty, [(args[1], iaty)], args[2], bty,
+                              args[3], ibty)[0]
 
     return sig, codegen
 
@@ -281,39 +294,8 @@ def _dot32_pair_simd(typingctx, a, ia0, ia1, b, ib):
 
     def codegen(context, builder, signature, args):
         aty, i0ty, i1ty, bty, ibty = signature.args
-        intp = context.get_value_type(types.intp)
-        A = context.make_array(aty)(context, builder, args[0])
-        B = context.make_array(bty)(context, builder, args[3])
-        n = cgutils.unpack_tuple(builder, A.shape)[1]
-        nB = cgutils.unpack_tuple(builder, B.shape)[1]
-        r0 = context.cast(builder, args[1], i0ty, types.intp)
-        r1 = context.cast(builder, args[2], i1ty, types.intp)
-        rb = context.cast(builder, args[4], ibty, types.intp)
-        pa = [builder.gep(A.data, [builder.mul(r0, n)]), builder.gep(A.data, [builder.mul(r1, n)])]
-        pb0 = builder.gep(B.data, [builder.mul(rb, nB)])
-        v8 = ir.VectorType(ir.FloatType(), 8)
-        v8p = v8.as_pointer()
-        nb = builder.ashr(n, ir.Constant(intp, 3))
-        accs = [cgutils.alloca_once_value(builder, ir.Constant(v8, [0.0] * 8)) for _ in range(2)]
-        with cgutils.for_range(builder, nb) as loop:
-            off = builder.shl(loop.index, ir.Constant(intp, 3))
-            vb = builder.load(builder.bitcast(builder.gep(pb0, [off]), v8p), align=4)
-            for acc, p0 in zip(accs, pa):
-                va = builder.load(builder.bitcast(builder.gep(p0, [off]), v8p), align=4)
-                builder.store(builder.fadd(builder.load(acc), builder.fmul(va, vb)), acc)
-        start = builder.shl(nb, ir.Constant(intp, 3))
-        out = []
-        for acc, p0 in zip(accs, pa):
-            v = builder.load(acc)
-            e = [builder.extract_element(v, ir.Constant(ir.IntType(32), i)) for i in range(8)]
-            sv = builder.fadd(builder.fadd(builder.fadd(e[0], e[1]), builder.fadd(e[2], e[3])),
-                              builder.fadd(builder.fadd(e[4], e[5]), builder.fadd(e[6], e[7])))
-            sp = cgutils.alloca_once_value(builder, sv)
-            with cgutils.for_range_slice(builder, start, n, ir.Constant(intp, 1)) as (c, _):
-                x = builder.load(builder.gep(p0, [c]))
-                y = builder.load(builder.gep(pb0, [c]))
-                builder.store(builder.fadd(builder.load(sp), builder.fmul(x, y)), sp)
-            out.append(builder.load(sp))
+        out = _emit_row_dots(context, builder, args[0], aty, [(args[1], i0ty), (args[2], i1ty)],
+                             args[3], bty, args[4], ibty)
         return context.make_tuple(builder, signature.return_type, out)
 
     return sig, codegen
