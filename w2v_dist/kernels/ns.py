@@ -1429,7 +1429,8 @@ def cbow_shared_step(syn0, syn1neg, syn1, points, codes, codelens, ctx, ctx_off,
 
     With M = 1 this is :func:`cbow_hs_step` (only a noise word drawn twice differs: its second
     update no longer sees the first). Exposed for tests; :func:`train_slice_shared` runs the
-    same code.
+    same code, except for the pairs of ``shared = 2``, whose two centers also share one window
+    (:func:`_cbow_pair_hidden`; the NS step, :func:`ns_shared_batch`, is the same).
 
     Parameters
     ----------
