@@ -555,6 +555,36 @@ def test_warmup_runs():
     warmup()
 
 
+def test_warmup_compiles_only_the_variant_of_the_job():
+    """A worker compiles the one kernel variant its job runs (a cold compile of all ten took
+    minutes): in a fresh process, warmup for exact SG-NS and fast CBOW-NS leaves every other
+    variant uncompiled."""
+    import subprocess
+    import sys
+
+    code = ("from w2v_dist.kernels import warmup, ns\n"
+            "warmup(sg=1, hs=0, negative=5)\n"
+            "warmup(sg=0, hs=0, negative=5, shared_negatives=2)\n"
+            "print(sorted(k for k, v in vars(ns).items() if k.startswith(('_slice_', '_shared_')) "
+            "and hasattr(v, 'signatures') and v.signatures))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[-2] == "['_shared_cbow_ns', '_slice_sg_ns']"
+
+
+def test_dispatchers_refuse_nothing_to_train():
+    from w2v_dist.kernels import train_slice_shared
+
+    V, D = 4, 3
+    z = np.zeros((V, D), np.float32)
+    args = (z, z, z, np.zeros(2, np.int32), np.array([0, 2], np.int64), 0, 1, np.full(V, KEEP_ALL, np.uint32),
+            np.ones(V, np.int64), np.zeros((1, 1), np.int32), np.zeros((1, 1), np.uint8), np.zeros(1, np.int32),
+            1, 1, 2, 0, 0, 0.025, 0.0001, 1, np.zeros(V, np.uint8), np.zeros(V, np.uint8), np.zeros(1, np.uint8), 0)
+    with pytest.raises(ValueError, match="hs=0 and negative=0"):
+        train_slice(*args)
+    with pytest.raises(ValueError, match="negative >= 1"):
+        train_slice_shared(*args, 2)
+
+
 # ----------------------------------------------------------------------------
 # 6. hierarchical softmax
 # ----------------------------------------------------------------------------

@@ -33,7 +33,7 @@ _SHIFT16 = np.uint64(16)
 _MASK32 = np.uint64(0xFFFFFFFF)
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def lcg_next(state):
     """Advance the LCG once.
 
@@ -44,7 +44,7 @@ def lcg_next(state):
     return (state * LCG_MULT + LCG_ADD) & LCG_MASK
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def random_int32(state):
     """gensim's ``random_int32``: value from the current state, then advance.
 

@@ -62,11 +62,22 @@ Performance notes
 * Every function is ``@njit(nogil=True, cache=True, fastmath=False,
   error_model="numpy")``. ``error_model="numpy"`` removes Python's
   ZeroDivisionError checks (and their exception paths), so nothing in here
-  can raise; the step functions are also ``inline="always"`` so that the
-  hot loop makes no calls and no Numba reference-count updates on the shared
-  weight arrays (atomic increments on the same counter would contend between
-  Hogwild threads). For the same reason rows are indexed as ``a[row, c]``
-  and never sliced into views.
+  can raise. Rows are indexed as ``a[row, c]`` and never sliced into views (a
+  view is a Numba reference-count update on the shared weight arrays, and
+  atomic increments on the same counter contend between Hogwild threads).
+* Compile time. Numba's own inlining (``inline="always"``) expands a
+  callee's whole call tree at every call site, before dead branches are
+  pruned, and re-does it at each site: the kernels inlined that way took
+  125 s (exact) and 370 s (fast mode) to compile from nothing, and every
+  worker compiled all of them. Now only the per-sentence bodies
+  (``_train_slice_impl``, ``_train_slice_shared_impl``, whose flags must fold)
+  and small helpers on the per-row or per-dimension paths are inlined by
+  Numba; the per-step output layers (:func:`ns_update`, :func:`hs_update`,
+  :func:`ns_shared_batch`, ``_hs_rows``) and scalar helpers are ordinary
+  calls that LLVM inlines or not. Each ``(sg, hs, ns)`` variant is its own
+  compiled function, compiled on first use: 9-25 s each, 138 s for all ten
+  (the paired single-thread timings of ``bench_kernel.py --against`` showed
+  no loss from the calls; benchmarks/README.md).
 * :func:`hs_update` and :func:`ns_update` compute four dot products and
   ``exp``s before applying the four updates in order (the path's nodes are
   distinct rows; NS does so only when no noise word repeats): independent
@@ -83,9 +94,9 @@ Performance notes
   pair's 575; the indexed one 11 ns (+56% for the SG-NS kernel, +33% CBOW-NS).
 * The last block of four dot products computes only the targets / path nodes left in it (with
   ``negative = 5``, 6 dots a step instead of 8; +9-15% for the SG-HS kernel).
-* ``train_slice`` compiles its shared loop three times with constant
-  ``(hs, ns)`` flags (NS only / HS only / both), so the NS-only path has no
-  HS branch in it and runs as fast as before HS was added.
+* ``train_slice`` compiles its shared loop once per ``(sg, hs, ns)`` with
+  these flags constant (NS only / HS only / both, for each model), so the
+  NS-only path has no HS branch in it and runs as fast as before HS was added.
 * ``train_slice`` draws each step's negatives ``PREFETCH_AHEAD`` steps early
   (the draw order is unchanged) and issues software prefetches
   (``llvm.prefetch``) for the rows they will touch; with V = 30k, D = 100 the
@@ -319,7 +330,7 @@ def dot32_pair(a, ia0, ia1, b, ib):
     return _dot32_pair_simd(a, ia0, ia1, b, ib)
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def softplus64(x):
     """``log(1 + exp(x))`` in float64, stable for large ``|x|``.
 
@@ -364,7 +375,7 @@ def _loss_term(f, e, negated, prod, loss):
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def ns_update(l1, l1_row, syn1neg, targets, alpha, neu1e, touched1, compute_loss):
     """Negative-sampling output layer: one SGD step for one input vector.
 
@@ -482,7 +493,7 @@ def _ns_node(l1, l1_row, syn1neg, t, noise, f, e, a32, neu1e, touched1, compute_
     return prod, loss
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def hs_update(l1, l1_row, syn1, points, codes, codelens, word, alpha, neu1e, touched2,
               compute_loss):
     """Hierarchical-softmax output layer: one SGD step for one input vector.
@@ -844,7 +855,7 @@ def _fill_targets(slot, word, cum_table, nindex, nshift, state, neg, syn1neg, hs
     return state
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def _sg_seek(i, j, n, win, rwin):
     """First skip-gram pair ``(center, context)`` at or after ``(i, j)``.
 
@@ -872,7 +883,7 @@ def _sg_seek(i, j, n, win, rwin):
     return n, np.int64(0)
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def _longest_sentence(offsets, sent_lo, sent_hi):
     """Length (words) of the longest sentence in [sent_lo, sent_hi): the size of the work buffers."""
     maxlen = np.int64(0)
@@ -883,7 +894,7 @@ def _longest_sentence(offsets, sent_lo, sent_hi):
     return maxlen
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def _slice_words(offsets, sent_lo, sent_hi):
     """Raw words (int64) of the sentences [sent_lo, sent_hi)."""
     raw_total = np.int64(0)
@@ -892,7 +903,7 @@ def _slice_words(offsets, sent_lo, sent_hi):
     return raw_total
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def _linear_alpha(a0, a1, raw_done, raw_total):
     """float32 learning rate after ``raw_done`` of ``raw_total`` words, linear from a0 to a1 (word2vec.c)."""
     frac = 0.0
@@ -901,7 +912,6 @@ def _linear_alpha(a0, a1, raw_done, raw_total):
     return np.float32(a0 + (a1 - a0) * frac)
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def train_slice(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
                 points, codes, codelens, sg, cbow_mean, window, negative, hs,
                 alpha_start, alpha_end, seed, touched0, touched1, touched2, compute_loss):
@@ -976,31 +986,22 @@ def train_slice(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, 
     gensim would still draw there). HS uses no random numbers, so the stream
     is the same with ``hs`` on or off.
 
-    Nothing raises; out-of-range ids or malformed offsets are undefined
-    behaviour.
+    Raises ValueError when ``hs == 0`` and ``negative == 0``; nothing else
+    raises, and out-of-range ids or malformed offsets are undefined behaviour.
 
-    Implementation: one shared loop (:func:`_train_slice_impl`) inlined three
-    times with the constant flags ``(use_hs, use_ns)`` = NS only, HS only,
-    both, so each variant is compiled without the branches of the others (a
-    runtime ``if hs`` in the hot loop cost the NS-only path ~15%).
+    Implementation: a Python dispatcher over six compiled kernels, one per
+    ``(sg, hs, negative > 0)``: each inlines the one loop
+    (:func:`_train_slice_impl`) with those flags as constants, so a variant
+    has no branch of the others in it (a runtime ``if hs`` in the hot loop
+    cost the NS-only path ~15%), and Numba compiles only the variants a job
+    uses (:func:`w2v_dist.kernels.warmup`).
     """
-    if hs != 0:
-        if negative > 0:
-            return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
-                                     keep_prob, cum_table, points, codes, codelens, sg,
-                                     cbow_mean, window, negative, alpha_start, alpha_end,
-                                     seed, touched0, touched1, touched2, compute_loss,
-                                     True, True)
-        return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
-                                 keep_prob, cum_table, points, codes, codelens, sg,
-                                 cbow_mean, window, 0, alpha_start, alpha_end,
-                                 seed, touched0, touched1, touched2, compute_loss,
-                                 True, False)
-    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
-                             keep_prob, cum_table, points, codes, codelens, sg,
-                             cbow_mean, window, negative, alpha_start, alpha_end,
-                             seed, touched0, touched1, touched2, compute_loss,
-                             False, True)
+    kernel = _EXACT.get((1 if sg else 0, hs != 0, negative > 0))
+    if kernel is None:
+        raise ValueError("train_slice: hs=0 and negative=0 leave nothing to train")
+    return kernel(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                  points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                  seed, touched0, touched1, touched2, compute_loss)
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -1118,6 +1119,72 @@ def _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_
 # Fast mode: shared negatives (HogBatch, Ji et al. 2016)
 # ----------------------------------------------------------------------------
 
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _slice_sg_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table, points,
+                 codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end, seed,
+                 touched0, touched1, touched2, compute_loss):
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, 1, cbow_mean, window, negative,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, False, True)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _slice_sg_hs(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table, points,
+                 codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end, seed,
+                 touched0, touched1, touched2, compute_loss):
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, 1, cbow_mean, window, 0,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, True, False)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _slice_sg_hs_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                    points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                    seed, touched0, touched1, touched2, compute_loss):
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, 1, cbow_mean, window, negative,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, True, True)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _slice_cbow_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                   points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                   seed, touched0, touched1, touched2, compute_loss):
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, 0, cbow_mean, window, negative,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, False, True)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _slice_cbow_hs(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                   points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                   seed, touched0, touched1, touched2, compute_loss):
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, 0, cbow_mean, window, 0,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, True, False)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _slice_cbow_hs_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                      points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                      seed, touched0, touched1, touched2, compute_loss):
+    return _train_slice_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                             cum_table, points, codes, codelens, 0, cbow_mean, window, negative,
+                             alpha_start, alpha_end, seed, touched0, touched1, touched2,
+                             compute_loss, True, True)
+
+
+#: The compiled variants of :func:`train_slice`, by ``(sg, hs != 0, negative > 0)``.
+_EXACT = {(1, False, True): _slice_sg_ns, (1, True, False): _slice_sg_hs,
+          (1, True, True): _slice_sg_hs_ns, (0, False, True): _slice_cbow_ns,
+          (0, True, False): _slice_cbow_hs, (0, True, True): _slice_cbow_hs_ns}
+
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
 def _batch_scores(inp, B, syn1neg, pos, negs, K, a32, G, compute_loss):
     """``G`` of :func:`ns_shared_batch` (its scaled gradients); returns the loss (or 0.0)."""
@@ -1186,7 +1253,7 @@ def _pair_scores(inp, syn1neg, pos, negs, K, a32, G, compute_loss):
     return loss
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def ns_shared_batch(inp, B, syn1neg, pos, negs, K, alpha, G, err, touched1, compute_loss):
     """Negative sampling for ``B`` input vectors sharing one draw of ``K`` noise words.
 
@@ -1288,7 +1355,7 @@ def ns_shared_batch(inp, B, syn1neg, pos, negs, K, alpha, G, err, touched1, comp
     return loss
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def _hs_rows(inp, B, syn1, points, codes, codelens, pos, alpha, err, neu1e, touched2,
              compute_loss):
     """``err[b] = hs_update(inp[b] -> syn1, path of pos[b])`` for b < B (exact HS, sequential)."""
@@ -1598,7 +1665,6 @@ def _draw_shared(negs, slot, K, cum_table, nindex, nshift, state, syn1neg):
     return state
 
 
-@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
 def train_slice_shared(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
                        cum_table, points, codes, codelens, sg, cbow_mean, window, negative, hs,
                        alpha_start, alpha_end, seed, touched0, touched1, touched2, compute_loss,
@@ -1629,18 +1695,17 @@ def train_slice_shared(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep
     next group is made, and its rows prefetched, while the current group trains). Groups start
     at each sentence's first kept word; sentences with fewer than two kept words train nothing
     and draw no negatives. ``shared`` 1 with CBOW is exact CBOW's draw count.
+
+    Raises ValueError when ``negative == 0``. Like :func:`train_slice`, a Python dispatcher over
+    compiled variants, one per ``(sg, hs)`` (:func:`_train_slice_shared_impl` inlined with those
+    flags as constants), each compiled on first use.
     """
-    if hs != 0:
-        return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
-                                        keep_prob, cum_table, points, codes, codelens, sg,
-                                        cbow_mean, window, negative, alpha_start, alpha_end,
-                                        seed, touched0, touched1, touched2, compute_loss,
-                                        shared, True)
-    return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi,
-                                    keep_prob, cum_table, points, codes, codelens, sg,
-                                    cbow_mean, window, negative, alpha_start, alpha_end,
-                                    seed, touched0, touched1, touched2, compute_loss,
-                                    shared, False)
+    kernel = _SHARED.get((1 if sg else 0, hs != 0))
+    if negative < 1 or kernel is None:
+        raise ValueError("train_slice_shared: needs negative >= 1 (nothing to share without it)")
+    return kernel(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                  points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                  seed, touched0, touched1, touched2, compute_loss, shared)
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -1777,3 +1842,48 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
     if not compute_loss:
         loss = 0.0
     return raw_done, effective, loss
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _shared_sg_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table, points,
+                  codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end, seed,
+                  touched0, touched1, touched2, compute_loss, shared):
+    return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                                    cum_table, points, codes, codelens, 1, cbow_mean, window,
+                                    negative, alpha_start, alpha_end, seed, touched0, touched1,
+                                    touched2, compute_loss, shared, False)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _shared_sg_hs_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                     points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                     seed, touched0, touched1, touched2, compute_loss, shared):
+    return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                                    cum_table, points, codes, codelens, 1, cbow_mean, window,
+                                    negative, alpha_start, alpha_end, seed, touched0, touched1,
+                                    touched2, compute_loss, shared, True)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _shared_cbow_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                    points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                    seed, touched0, touched1, touched2, compute_loss, shared):
+    return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                                    cum_table, points, codes, codelens, 0, cbow_mean, window,
+                                    negative, alpha_start, alpha_end, seed, touched0, touched1,
+                                    touched2, compute_loss, shared, False)
+
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+def _shared_cbow_hs_ns(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob, cum_table,
+                       points, codes, codelens, cbow_mean, window, negative, alpha_start, alpha_end,
+                       seed, touched0, touched1, touched2, compute_loss, shared):
+    return _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep_prob,
+                                    cum_table, points, codes, codelens, 0, cbow_mean, window,
+                                    negative, alpha_start, alpha_end, seed, touched0, touched1,
+                                    touched2, compute_loss, shared, True)
+
+
+#: The compiled variants of :func:`train_slice_shared`, by ``(sg, hs != 0)``.
+_SHARED = {(1, False): _shared_sg_ns, (1, True): _shared_sg_hs_ns,
+           (0, False): _shared_cbow_ns, (0, True): _shared_cbow_hs_ns}

@@ -89,7 +89,8 @@ def _key(job_id: str, address: str | None = None) -> str:
 
 def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: int, *, bases: bool = True,
                  copy: bool = True) -> str:
-    """Create this worker's replica for ``job_id`` from the central copy; compile the kernels.
+    """Create this worker's replica for ``job_id`` from the central copy; compile the kernels it
+    will run (only the variant of ``params``).
 
     ``mats`` are the central ``(syn0, syn1neg, syn1)``; they are copied (with an in-process
     cluster the scattered arrays are shared objects) unless ``copy`` is false (arrays made on this
@@ -101,7 +102,8 @@ def init_replica(job_id: str, mats: tuple, tables: dict, params: dict, threads: 
     str
         The worker's address.
     """
-    warmup()
+    warmup(sg=params["sg"], hs=params["hs"], negative=params["negative"],
+           shared_negatives=int(params.get("shared_negatives", 0)) if params["negative"] > 0 else 0)
     _warm_rows()
     release_large_arrays()
     copies = [np.array(m, dtype=np.float32, order="C", copy=True) if copy else np.ascontiguousarray(m, np.float32)
