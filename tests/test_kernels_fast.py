@@ -237,9 +237,8 @@ def ref_train_slice_shared(syn0, syn1neg, ids, offsets, keep_prob, cum_table, sg
         groups = [list(range(g, min(g + shared, n))) for g in range(0, n, shared)]
         draws = [[draw() for _ in range(negative)] for _ in groups]
         for grp, negs in zip(groups, draws):
-            # CBOW with shared=2: a pair of centers uses its first center's reduced window
-            rw = {i: red[grp[0]] if not sg and shared == 2 else red[i] for i in grp}
-            win = [[j for j in range(max(i - window + rw[i], 0), min(i + window + 1 - rw[i], n)) if j != i]
+            # every center its own reduced window (CBOW pairs sum their common rows once: the same sums)
+            win = [[j for j in range(max(i - window + red[i], 0), min(i + window + 1 - red[i], n)) if j != i]
                    for i in grp]
             if sg:
                 for i, js in zip(grp, win):

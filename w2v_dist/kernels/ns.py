@@ -111,11 +111,13 @@ applied once (HogBatch, Ji et al. 2016; :func:`ns_shared_batch`). It is separate
 functions above are untouched by it.
 
 Once the draws were cheap, fast CBOW (N = 2) was barely faster than exact CBOW: the input side
-(hidden sums, their update, the loop) was about 330 of its 740 ns a word. A pair of centers now
-shares one reduced window, so the context rows the two windows have in common are read and
-updated once (+10% median, +20% best, of paired single-thread runs on the first 2M words), and
-both inputs' dot products with a noise row are one pass over it (:func:`_dot32_pair_simd`,
-bit-identical; +6% median, +14% best); see benchmarks/README.md.
+(hidden sums, their update, the loop) was about 330 of its 740 ns a word. So in a pair of
+centers the context rows that both centers' windows hold are read once, summed once and updated
+once with the sum of the two errors; each center keeps its own reduced window, as word2vec (one
+window for the pair was about 10% faster, but left SimLex-999 1.4-1.5 points below gensim's,
+benchmarks/README.md). Both inputs' dot
+products with a noise row are one pass over it (:func:`_dot32_pair_simd`, bit-identical; +6%
+median, +14% best); see benchmarks/README.md.
 
 Concurrency
 -----------
@@ -1496,8 +1498,9 @@ def cbow_shared_step(syn0, syn1neg, syn1, points, codes, codelens, ctx, ctx_off,
 
     With M = 1 this is :func:`cbow_hs_step` (only a noise word drawn twice differs: its second
     update no longer sees the first). Exposed for tests; :func:`train_slice_shared` runs the
-    same code, except for the pairs of ``shared = 2``, whose two centers also share one window
-    (:func:`_cbow_pair_hidden`; the NS step, :func:`ns_shared_batch`, is the same).
+    same arithmetic, except for the pairs of ``shared = 2``, whose context rows held by both
+    windows are summed and updated once (:func:`_cbow_pair_hidden`; the NS step,
+    :func:`ns_shared_batch`, is the same).
 
     Parameters
     ----------
@@ -1560,66 +1563,82 @@ def _cbow_shared_backprop(syn0, ctx, ctx_off, M, cbow_mean, err, touched0):
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
-def _cbow_pair_hidden(syn0, sent, i, n, w, cbow_mean, inp, err):
-    """Hidden vectors of the centers ``sent[i]``, ``sent[i + 1]`` with one half-window ``w >= 1``.
+def _pair_windows(i, n, w0, w1):
+    """Window bounds of the centers ``i`` (half-window ``w0``) and ``i + 1`` (``w1``), clipped to
+    ``[0, n)``: ``(l0, r0, l1, r1)``, center m's contexts being the positions ``[l_m, r_m)``
+    other than itself. Each window holds the other center (``w0, w1 >= 1``)."""
+    l0 = i - w0
+    if l0 < 0:
+        l0 = 0
+    r0 = i + w0 + 1
+    if r0 > n:
+        r0 = n
+    l1 = i + 1 - w1
+    if l1 < 0:
+        l1 = 0
+    r1 = i + w1 + 2
+    if r1 > n:
+        r1 = n
+    return l0, r0, l1, r1
 
-    Center i's contexts are ``sent[j]`` for j in ``[i - w, i + w]``, center i+1's for j in
-    ``[i + 1 - w, i + 1 + w]`` (each without itself, clipped to ``[0, n)``). The ``2w - 2``
-    positions the two windows share are summed once into ``inp[0]``, which is then copied to
-    ``inp[1]``; each center adds its own two (``i - w`` and ``i + 1``; ``i`` and ``i + 1 + w``).
-    ``err[0:2] = 0``. Returns ``(lo, hi, cw0, cw1)``: the shared positions are ``[lo, hi]``
-    without ``i`` and ``i + 1``; ``cw`` are the context counts (means divide by them).
+
+@njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
+def _cbow_pair_hidden(syn0, sent, i, n, w0, w1, cbow_mean, inp, err, acc):
+    """Hidden vectors of the centers ``sent[i]``, ``sent[i + 1]``, each with its own half-window
+    (``w0``, ``w1`` >= 1, word2vec's reduced windows).
+
+    Center i's contexts are ``sent[j]`` for j in ``[i - w0, i + w0]``, center i+1's for j in
+    ``[i + 1 - w1, i + 1 + w1]`` (each without itself, clipped to ``[0, n)``; see
+    :func:`_pair_windows`). Each row of the two windows other than the centers is read once and
+    summed into ``acc[2]`` when both windows hold it, else into ``acc[m]`` of the one center m
+    that does; then ``inp[0] = acc[2] + acc[0] + syn0[sent[i + 1]]`` and ``inp[1] = acc[2] +
+    acc[1] + syn0[sent[i]]`` (each center is the other's context). ``err[0:2] = 0``. Returns
+    ``(cw0, cw1)``, the context counts (means divide by them). ``acc``: float32 [3, D] scratch.
     """
     D = syn0.shape[1]
-    lo = i + 1 - w
-    if lo < 0:
-        lo = 0
-    hi = i + w
-    if hi > n - 1:
-        hi = n - 1
+    l0, r0, l1, r1 = _pair_windows(i, n, w0, w1)
+    for m in range(3):
+        for c in range(D):
+            acc[m, c] = _ZERO
     for c in range(D):
-        inp[0, c] = _ZERO
         err[0, c] = _ZERO
         err[1, c] = _ZERO
-    for j in range(lo, hi + 1):
+    lo = l0 if l0 < l1 else l1
+    hi = r0 if r0 > r1 else r1
+    for j in range(lo, hi):
         if j == i or j == i + 1:
             continue
+        in0 = l0 <= j < r0
+        in1 = l1 <= j < r1
+        m = 2 if in0 and in1 else (0 if in0 else 1)
         r = sent[j]
         for c in range(D):
-            inp[0, c] += syn0[r, c]
-    cw0 = hi - lo   # the shared positions (hi - lo + 1 - 2) and the other center
-    cw1 = hi - lo
+            acc[m, c] += syn0[r, c]
     a = sent[i + 1]
     b = sent[i]
     for c in range(D):
-        s = inp[0, c]
-        inp[0, c] = s + syn0[a, c]
-        inp[1, c] = s + syn0[b, c]
-    if i - w >= 0:
-        r = sent[i - w]
-        for c in range(D):
-            inp[0, c] += syn0[r, c]
-        cw0 += 1
-    if i + 1 + w < n:
-        r = sent[i + 1 + w]
-        for c in range(D):
-            inp[1, c] += syn0[r, c]
-        cw1 += 1
+        s = acc[2, c]
+        inp[0, c] = (s + acc[0, c]) + syn0[a, c]
+        inp[1, c] = (s + acc[1, c]) + syn0[b, c]
+    cw0 = r0 - l0 - 1
+    cw1 = r1 - l1 - 1
     if cbow_mean:
         inv0 = _ONE / np.float32(cw0)
         inv1 = _ONE / np.float32(cw1)
         for c in range(D):
             inp[0, c] *= inv0
             inp[1, c] *= inv1
-    return lo, hi, cw0, cw1
+    return cw0, cw1
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
-def _cbow_pair_backprop(syn0, sent, i, n, w, lo, hi, cw0, cw1, cbow_mean, err, e01, touched0):
+def _cbow_pair_backprop(syn0, sent, i, n, w0, w1, cw0, cw1, cbow_mean, err, acc, touched0):
     """The input update of :func:`_cbow_pair_hidden`'s two centers: ``err[m]`` (times
-    ``1/cw_m`` unless ``cbow_mean``) to each of center m's context rows; the shared positions get
-    ``e01 = err[0] + err[1]`` in one update."""
+    ``1/cw_m`` unless ``cbow_mean``) to each of center m's context rows, in one pass over the
+    two windows; the rows both windows hold get ``acc[2] = err[0] + err[1]`` in one update.
+    ``acc``: float32 [3, D] scratch (overwritten)."""
     D = syn0.shape[1]
+    l0, r0, l1, r1 = _pair_windows(i, n, w0, w1)
     if not cbow_mean:
         inv0 = _ONE / np.float32(cw0)
         inv1 = _ONE / np.float32(cw1)
@@ -1627,32 +1646,31 @@ def _cbow_pair_backprop(syn0, sent, i, n, w, lo, hi, cw0, cw1, cbow_mean, err, e
             err[0, c] *= inv0
             err[1, c] *= inv1
     for c in range(D):
-        e01[c] = err[0, c] + err[1, c]
-    for j in range(lo, hi + 1):
+        e0 = err[0, c]
+        e1 = err[1, c]
+        acc[0, c] = e0
+        acc[1, c] = e1
+        acc[2, c] = e0 + e1
+    lo = l0 if l0 < l1 else l1
+    hi = r0 if r0 > r1 else r1
+    for j in range(lo, hi):
         if j == i or j == i + 1:
             continue
+        in0 = l0 <= j < r0
+        in1 = l1 <= j < r1
+        m = 2 if in0 and in1 else (0 if in0 else 1)
         r = sent[j]
         for c in range(D):
-            syn0[r, c] += e01[c]
+            syn0[r, c] += acc[m, c]
         touched0[r] = 1
     a = sent[i + 1]
     b = sent[i]
     for c in range(D):
-        syn0[a, c] += err[0, c]
+        syn0[a, c] += acc[0, c]
     for c in range(D):
-        syn0[b, c] += err[1, c]
+        syn0[b, c] += acc[1, c]
     touched0[a] = 1
     touched0[b] = 1
-    if i - w >= 0:
-        r = sent[i - w]
-        for c in range(D):
-            syn0[r, c] += err[0, c]
-        touched0[r] = 1
-    if i + 1 + w < n:
-        r = sent[i + 1 + w]
-        for c in range(D):
-            syn0[r, c] += err[1, c]
-        touched0[r] = 1
 
 
 @njit(nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always")
@@ -1682,12 +1700,11 @@ def train_slice_shared(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi, keep
       ``syn1neg`` row and the shared noise rows, gradient applied once);
     * CBOW: the group's ``shared`` center words are one batch step
       (:func:`cbow_shared_step`: their hidden vectors against their own positives and the
-      shared noise rows). With ``shared = 2`` a pair of centers also shares its reduced window
-      (the first center's ``b``; the second's draw is made but unused), so the ``2w - 2``
-      context rows both windows hold are summed once and updated once with the sum of the two
-      errors (:func:`_cbow_pair_hidden`, :func:`_cbow_pair_backprop`): 8 row reads and 8
-      updates a pair on average for window 5, instead of 12 and 12. Each noise row is read
-      once for both dot products (:func:`_pair_scores`).
+      shared noise rows). With ``shared = 2`` each center of a pair keeps its own reduced
+      window, as word2vec, and the context rows both windows hold are summed once and updated
+      once with the sum of the two errors (:func:`_cbow_pair_hidden`,
+      :func:`_cbow_pair_backprop`). Each noise row is read once for both dot products
+      (:func:`_pair_scores`).
 
     Hierarchical softmax (``hs``) is unchanged (exact, per input, into the same error rows before
     the NS part). Random stream per sentence: the subsampling and reduced-window draws of
@@ -1732,6 +1749,7 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
     pos = np.empty(rows, dtype=np.int32)
     negs = np.empty((2, K), dtype=np.int32)
     neu1e = np.zeros(D, dtype=np.float32)
+    acc3 = np.zeros((3, D), dtype=np.float32)  # CBOW pairs: the two own and the shared row sums
     contexts = np.empty(2 * win, dtype=np.int32)
     ctx = np.empty(2 * win * N, dtype=np.int32)
     ctx_off = np.zeros(N + 1, dtype=np.int64)
@@ -1790,25 +1808,35 @@ def _train_slice_shared_impl(syn0, syn1neg, syn1, ids, offsets, sent_lo, sent_hi
                                            inp, pos, G, err, neu1e, touched0, touched1,
                                            touched2, compute_loss)
             elif N == 2 and g1 - g0 == 2:
-                # a pair of centers: one half-window (the first center's), the rows the two
-                # windows share summed and updated once (_cbow_pair_hidden / _backprop)
+                # a pair of centers, each with its own reduced window: the rows both windows
+                # hold summed and updated once (_cbow_pair_hidden / _cbow_pair_backprop)
                 i = g0
-                w = win - rwin[i]
+                w0 = win - rwin[i]
+                w1 = win - rwin[i + 1]
                 pos[0] = sent[i]
                 pos[1] = sent[i + 1]
-                e1 = i + 2 + 2 * w   # the rows the next pair adds on its right
+                # the rows the next pair adds on its right: from this pair's right end to the
+                # next pair's (its windows are drawn already)
+                e0 = i + w0 + 1
+                if i + w1 + 2 > e0:
+                    e0 = i + w1 + 2
+                e1 = e0
+                if i + 2 < n:
+                    e1 = i + 3 + win - rwin[i + 2]
+                    if i + 3 < n and i + 4 + win - rwin[i + 3] > e1:
+                        e1 = i + 4 + win - rwin[i + 3]
                 if e1 > n:
                     e1 = n
-                for e in range(i + 2 + w, e1):
+                for e in range(e0, e1):
                     _prefetch_row(syn0, sent[e])
-                lo, hi, cw0, cw1 = _cbow_pair_hidden(syn0, sent, i, n, w, cbow_mean, inp, err)
+                cw0, cw1 = _cbow_pair_hidden(syn0, sent, i, n, w0, w1, cbow_mean, inp, err, acc3)
                 if use_hs:
                     loss += _hs_rows(inp, 2, syn1, points, codes, codelens, pos, alpha, err,
                                      neu1e, touched2, compute_loss)
                 loss += ns_shared_batch(inp, 2, syn1neg, pos, negs[slot], K, alpha, G, err,
                                         touched1, compute_loss)
-                _cbow_pair_backprop(syn0, sent, i, n, w, lo, hi, cw0, cw1, cbow_mean, err,
-                                    neu1e, touched0)
+                _cbow_pair_backprop(syn0, sent, i, n, w0, w1, cw0, cw1, cbow_mean, err, acc3,
+                                    touched0)
             else:
                 M = g1 - g0
                 q = 0
