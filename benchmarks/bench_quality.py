@@ -47,7 +47,8 @@ def plan(models, seeds, workers, intervals, interval_workers, interval_seeds) ->
     return runs
 
 
-def run_one(model: str, workers: int, seed: int, interval: float, sync_total: int, inputs: list[str], work: Path) -> dict:
+def run_one(model: str, workers: int, seed: int, interval: float, sync_total: int, inputs: list[str], work: Path,
+            sets: list[str] = ()) -> dict:
     """Train one configuration in a child process, then evaluate its vectors.
 
     Raises
@@ -60,10 +61,11 @@ def run_one(model: str, workers: int, seed: int, interval: float, sync_total: in
     out = work / f"{model}-{workers}x1-s{seed}-x{interval:g}"
     cmd = [sys.executable, str(HERE / "bench_word2vec.py"), "--child", "--tool", "w2v", "--model", model,
            "--seed", str(seed), "--workers", str(workers), "--threads", "1", "--shared-negatives", "0",
-           "--out", str(out), "--set", f"sync_total={round(sync_total * interval)}", "--set", "replicas=worker", "--inputs", *inputs]
+           "--out", str(out), "--set", f"sync_total={round(sync_total * interval)}", "--set", "replicas=worker",
+           *[x for kv in sets for x in ("--set", kv)], "--inputs", *inputs]
     res, wall, peak = measure(cmd)
     ev = evaluate(str(out / "vectors.bin"), None)
-    return {"model": model, "workers": workers, "seed": seed, "interval": interval, "wall_seconds": wall,
+    return {"model": model, "workers": workers, "seed": seed, "interval": interval, "sets": list(sets), "wall_seconds": wall,
             "peak_mib": peak, **res, "evaluation": {m: ev[m] for m, _, _ in MEASURES}}
 
 
@@ -74,8 +76,9 @@ def table(rows: list[dict]) -> str:
         if r["workers"] == 1 and r["interval"] == 1:
             base.setdefault(r["model"], []).append(r["evaluation"])
     lines = ["| model | workers | interval | seed | rounds | words a worker a round | MB a round (to / from driver) "
-             "| analogy % | WS-353 | SimLex-999 | difference from 1 worker (points) | wall s |",
-             "| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | --- | ---: |"]
+             "| hot-row MB a round (each way) | sync overhead | analogy % | WS-353 | SimLex-999 "
+             "| difference from 1 worker (points) | wall s |",
+             "| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
     for r in sorted(rows, key=lambda r: (r["model"], r["interval"], r["workers"], r["seed"])):
         e = r["evaluation"]
         diff = ""
@@ -86,6 +89,8 @@ def table(rows: list[dict]) -> str:
               if r["workers"] > 1 else "none")
         lines.append(f"| {r['model']} | {r['workers']} | x{r['interval']:g} | {r['seed']} | {r['rounds']} | "
                      f"{r['round_words']:,} | {mb} | "
+                     f"{r.get('hot_bytes_per_round', 0) / 1e6:.1f} | "
+                     f"{100 * r['round_overhead_fraction']:.0f}% | "
                      + " | ".join(f"{s * e[m]:{f}}" for m, s, f in MEASURES)
                      + f" | {diff} | {r['wall_seconds']:.0f} |")
     return "\n".join(lines)
@@ -106,6 +111,8 @@ def main() -> None:
     ap.add_argument("--json", default=str(HERE / "results" / "quality.json"),
                     help="rows so far: read at the start (finished runs are skipped), written after every run")
     ap.add_argument("--table-only", action="store_true", help="print the table of --json and stop")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a w2v-dist parameter for every run (e.g. hot_rows=0); keep such runs in their own --json")
     args = ap.parse_args()
 
     path = Path(args.json)
@@ -118,7 +125,7 @@ def main() -> None:
             if key(model, k, seed, x) in done:
                 continue
             print(f"running {key(model, k, seed, x)} ...", file=sys.stderr, flush=True)
-            rows.append(run_one(model, k, seed, x, args.sync_total, args.inputs, work))
+            rows.append(run_one(model, k, seed, x, args.sync_total, args.inputs, work, args.set))
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(rows, indent=2))

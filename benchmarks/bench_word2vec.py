@@ -93,6 +93,9 @@ def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, th
             "train_seconds": m["train_seconds"], "effective_words": m["effective_words"],
             "words_per_second": m["words_per_second"], "vocab_size": m["vocab_size"],
             "rounds": m["rounds"], "round_overhead_fraction": m["round_overhead_fraction"],
+            "hot_rows": m.get("hot_rows"), "hot_subrounds": m.get("hot_subrounds"),
+            "hot_bytes_per_round": median("hot_bytes_sent"), "hot_wait_seconds": sum(s.get("hot_wait_seconds", 0) for s in rs),
+            "compute_seconds": sum(s["compute_seconds"] for s in rs),
             "cluster_start_seconds": t_start, "end_to_end_seconds": time.perf_counter() - t0}
 
 

@@ -99,6 +99,9 @@ class Config:
     replicas: str = _f("host", "host: when every worker is on the driver's machine, they all train one replica in shared memory (/dev/shm; Hogwild across processes, as the threads of one worker) and nothing is merged; worker: one replica per worker, merged into the central copy every round (what workers on several machines do)", "cluster")
     balance: bool = _f(True, "cut the encoded shards at sentence boundaries so that every worker trains total / workers words an epoch (only the surplus moves, once); false: each worker trains its whole shards", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later (hides merge and transfer time; costs some quality at the same sync_every)", "train")
+    hot_rows: int = _f(1000, "with one replica per worker merged every round: the rows of each matrix with the most updates (the most frequent words) are merged by block momentum hot_subrounds times a round through a Dask actor, overlapped with training, the rest once a round by merge (0: every row once a round)", "train")
+    hot_subrounds: int = _f(5, "hot-row exchanges per round (each after round words / hot_subrounds words of every worker)", "train")
+    hot_timeout: float = _f(600.0, "seconds a replica waits for the other replicas' hot rows before its round fails", "train")
     merge: str = _f("scaled-sum", "merge rule for the replicas' changes: scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
     encoded_cache: str = _f("disk", "where each worker keeps its encoded shards between rounds: disk (.npy files in the worker's local directory, read per round; memory stays vocabulary-sized) or memory (about 4.4 bytes a token)", "cluster")
@@ -164,15 +167,17 @@ class Config:
             bad("replicas", "must be host or worker")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
-        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round", "sync_every"):
+        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round", "sync_every", "hot_rows"):
             if getattr(self, name) < 0:
                 bad(name, "must be >= 0")
         if self.checkpoint is not None and not self.checkpoint:
             bad("checkpoint", "must be a non-empty URL when given")
         for name in ("window", "vector_size", "epochs", "min_count", "max_sentence_length",
-                     "workers", "sync_total", "restrict_vocab", "blocksize"):
+                     "workers", "sync_total", "restrict_vocab", "blocksize", "hot_subrounds"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
+        if not self.hot_timeout > 0:
+            bad("hot_timeout", "must be > 0 seconds")
         if self.central_partition_bytes is not None and self.central_partition_bytes < 0:
             bad("central_partition_bytes", "must be >= 0 (0: always partition) or None (never)")
         for name in ("max_vocab_size", "max_final_vocab", "threads_per_worker"):

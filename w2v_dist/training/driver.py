@@ -66,6 +66,7 @@ from . import encoded as E
 from . import partition as P
 from . import shm
 from . import worker as W
+from .hot import HotRows, choose_hot_rows
 from .merge import get_merge_rule
 
 log = logging.getLogger("w2v_dist")
@@ -765,6 +766,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                nthreads.get(hosts[k], 1), workers=[hosts[k]], allow_other_workers=False,
                                pure=False) for k in range(K)]
         _gather(client, inits, hosts, "creating replicas")
+        if hot:  # a new actor from the central hot rows (a recovery starts its momentum from 0)
+            if hot.get("actor") is not None:
+                client.cancel([hot["actor_future"]])
+            hot["actor_future"] = client.submit(HotRows, [m[ix] for m, ix in zip(mats, hot["rows"])], K,
+                                                actor=True, workers=[hosts[0]], allow_other_workers=False,
+                                                pure=False)
+            hot["actor"] = _gather(client, [hot["actor_future"]], hosts, "creating the hot-row actor")[0]
         shm_hosts.clear()
         if config.exchange == "auto":
             shm_hosts.update(probe_shm())
@@ -785,6 +793,23 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                      ns_exponent=config.ns_exponent, hs=config.hs,
                                      points=tables.get("points"), codelens=tables.get("codelens"))
     n_rounds = config.epochs * R
+    # Hot rows (hot.py): with replicas merged every round and the central copy here, the rows with
+    # the most updates are merged by block momentum several times a round through an actor.
+    hot: dict[str, Any] = {}
+    if merging and part is None and config.hot_rows > 0:
+        from .merge import expected_updates
+
+        n_hot = n_updates if n_updates is not None else expected_updates(
+            vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg, window=config.window,
+            negative=config.negative, ns_exponent=config.ns_exponent, hs=config.hs,
+            points=tables.get("points"), codelens=tables.get("codelens"))
+        hot_rows = choose_hot_rows(n_hot, config.hot_rows, [m.shape[0] for m in mats])
+        if sum(h.size for h in hot_rows):
+            hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None)
+            tables.update({f"hot{i}": h for i, h in enumerate(hot_rows)})
+            if config.overlap:
+                log.warning("overlap is not used with hot rows (hot_rows=%d): their exchange overlaps instead",
+                            config.hot_rows)
 
     def alpha_at(p: int) -> float:
         return max(config.min_alpha, config.alpha - (config.alpha - config.min_alpha) * p / total)
@@ -823,7 +848,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
     # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
     # from a checkpoint trains exactly as the uninterrupted one.
-    lag = 2 if (merging and config.overlap and part is None) else 1
+    lag = 2 if (merging and config.overlap and part is None and not hot) else 1
     submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
@@ -855,6 +880,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     "keep_inflight": lag > 1,
                     "shm_stem": os.path.join(shm_dir, f"x{s_}-{k}-{failures}") if hosts[k] in shm_hosts else None,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
+            if hot:
+                spec["hot"] = {"actor": hot["actor"], "gen": s_ * hot["subrounds"], "subrounds": hot["subrounds"],
+                               "report": k == 0, "timeout": config.hot_timeout}
             if part is not None:  # every owner's merged rows (futures: worker to worker)
                 spec.update(owners=part.bounds, update_rounds=[u for u, g in zip(ups, got) for _ in g])
                 upd_k = [f for g in got for f in g] or None
@@ -964,6 +992,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                                              + sum(merged) * (K - 1)),
                                 "changed_rows": [sum(x["changed_rows"][i] for x in results) for i in range(3)]}
                 elif merging:
+                    if hot:  # every replica ended the round with the same hot rows: worker 0's
+                        for m, ix, v in zip(mats, hot["rows"], results[0]["hot_values"]):
+                            m[ix] = v
+                        exchange_hot = {"hot_syncs": int(results[0]["hot_syncs"]),
+                                        "hot_bytes_sent": int(sum(x["hot_bytes_sent"] for x in results)),
+                                        "hot_wait_seconds": max(x["hot_wait_seconds"] for x in results)}
                     by_file = [x.get("files") for x in results]
                     for x, f in zip(results, by_file):
                         if f is not None:  # written in shared memory by the worker (shm.py)
@@ -980,7 +1014,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                         if f is not None:
                             x["rows"] = x["deltas"] = None
                             shm.remove(f)
-                    exchange = {"workers_by_file": sum(f is not None for f in by_file)}
+                    exchange = {"workers_by_file": sum(f is not None for f in by_file), **(exchange_hot if hot else {})}
                     def through_dask(to):  # the merged rows as (rows, values) per matrix, by Dask
                         return _scatter_each(client, [(c, m[c]) for c, m in zip(changed_all, mats)], to)
 
@@ -1099,6 +1133,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "balance_pieces": balanced["pieces"],
         "balance_seconds": balanced["seconds"],
         "shared_replica": bool(shared),
+        "hot_rows": [int(h.size) for h in hot["rows"]] if hot else [0, 0, 0],
+        "hot_subrounds": hot["subrounds"] if hot else 0,
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},

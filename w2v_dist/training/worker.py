@@ -14,6 +14,7 @@ partitions never leave the worker that encoded them.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -72,6 +73,7 @@ class Replica:
     pool: ThreadPoolExecutor | None = None
     inflight: list = field(default_factory=list)
     pieces: dict = field(default_factory=dict)  # partitioned: owner -> per-matrix (rows, values)
+    hot_ahead: list | None = None  # hot rows: the look-ahead of the last round's final merge (_train_hot)
 
 
 def _worker_address() -> str:
@@ -392,6 +394,97 @@ def take_piece(job_id: str, owner: int) -> list:
     return rep.pieces[owner]
 
 
+def _train_range(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed: int):
+    """Train words [lo, hi) of the worker's stream with all its threads; per-thread (raw, effective,
+    loss) and the wall seconds of the kernels."""
+    plans = _plan(parts, lo, hi, rep.threads)
+    t0 = time.perf_counter()
+    args = [(rep, parts, plans[t], a0, a1, seed + 7919 * t, t) for t in range(rep.threads)]
+    if rep.pool is None:
+        results = [_run_thread(*a) for a in args]
+    else:
+        results = list(rep.pool.map(lambda a: _run_thread(*a), args))
+    return results, time.perf_counter() - t0
+
+
+def hot_indices(rep: Replica) -> list[np.ndarray]:
+    """The hot rows of each matrix (int64, sorted; :mod:`w2v_dist.training.hot`), from the tables."""
+    return [np.asarray(rep.tables.get(f"hot{i}", np.zeros(0, np.int64)), dtype=np.int64) for i in range(3)]
+
+
+def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed: int, hot: dict):
+    """Train words [lo, hi) in ``hot["subrounds"]`` slices, exchanging the hot rows after each.
+
+    After slice j the replica sends the change of its hot rows since it last received them to
+    the :class:`~w2v_dist.training.hot.HotRows` actor ``hot["actor"]`` as slice ``hot["gen"] + j``,
+    then takes the merged rows of slice j - 1 (``C + mu M``, sent one slice earlier and merged
+    while slice j trained; for slice 0 the look-ahead of the last round's final merge) plus its own
+    change of slice j.  The last slice's exchange is waited for and gives ``C`` itself (and the
+    look-ahead kept for the next round): every replica ends the round with the same hot rows.  Base rows
+    follow (``bases[i][hot] = mats[i][hot]``), and the hot rows are taken out of ``touched``, so
+    the round's deltas for the driver hold cold rows only.
+
+    Returns per-thread results, kernel seconds, and the statistics ``hot_syncs``,
+    ``hot_bytes_sent`` (bytes of changes sent, float32; as many come back), ``hot_wait_seconds``
+    (waiting for the actor) and, when ``hot["report"]``, ``hot_values`` (per matrix, the round's
+    final hot rows, float32 [H_i, D]).
+
+    Raises
+    ------
+    RuntimeError
+        The actor did not answer within ``hot["timeout"]`` seconds (another replica was lost).
+    """
+    idx = hot_indices(rep)
+    n = max(1, int(hot["subrounds"]))
+    actor, gen0, timeout = hot["actor"], int(hot["gen"]), float(hot.get("timeout", 600.0))
+    results, compute, wait, sent = [], 0.0, 0.0, 0
+    pending = None
+
+    def get(fut, what):
+        try:
+            return fut.result(timeout=timeout)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise RuntimeError(f"hot rows: no answer for slice {what} within {timeout:g} s "
+                               f"(a replica was lost?)") from exc
+
+    for j in range(n):
+        s_lo, s_hi = lo + (hi - lo) * j // n, lo + (hi - lo) * (j + 1) // n
+        b0 = a0 + (a1 - a0) * (s_lo - lo) / max(hi - lo, 1)
+        b1 = a0 + (a1 - a0) * (s_hi - lo) / max(hi - lo, 1)
+        res, c = _train_range(rep, parts, s_lo, s_hi, b0, b1, seed + 1_000_003 * j)
+        results += res
+        compute += c
+        t = time.perf_counter()
+        d = [m[ix] - b[ix] for m, b, ix in zip(rep.mats, rep.bases, idx)]
+        sent += sum(x.nbytes for x in d)
+        last = j == n - 1
+        fut = actor.exchange(gen0 + j, d, want="both" if last else "lookahead")
+        if pending is not None:
+            ahead = get(pending, gen0 + j - 1)
+        else:  # slice 0: the look-ahead of the last round's final merge (none in a new replica)
+            ahead = rep.hot_ahead
+        if not last:  # the merged rows of slice j - 1 (look-ahead), plus this replica's change of slice j
+            for m, b, ix, dd, a in zip(rep.mats, rep.bases, idx, d, ahead or [None] * len(idx)):
+                v = m[ix] if a is None else a + dd  # (the actor's arrays may be read-only or shared: never written)
+                m[ix] = v
+                b[ix] = v
+        pending = fut
+        if last:
+            got = get(fut, gen0 + j)
+            for m, b, ix, v in zip(rep.mats, rep.bases, idx, got[:len(idx)]):
+                m[ix] = v
+                b[ix] = v
+            rep.hot_ahead = got[len(idx):]
+        wait += time.perf_counter() - t
+    for flags in rep.touched:
+        for f, ix in zip(flags, idx):
+            f[ix] = 0
+    stats = {"hot_syncs": n, "hot_bytes_sent": int(sent), "hot_wait_seconds": wait}
+    if hot.get("report"):
+        stats["hot_values"] = [m[ix].copy() for m, ix in zip(rep.mats, idx)]
+    return results, compute, stats
+
+
 def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str, Any]:
     """Apply the driver's update, train this worker's slice of the round, return the changes.
 
@@ -411,6 +504,9 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         owner, for :func:`take_piece`, and returns only their sizes.  ``shm_stem`` (str): write
         the changed rows and deltas as files ``<stem>.<i>.npy`` (:mod:`w2v_dist.training.shm`,
         rows of the three matrices, then their deltas) and return their names as ``files``.
+        ``hot`` (dict: ``actor``, ``gen``, ``subrounds``, ``timeout``, ``report``): exchange the
+        hot rows with the other replicas ``subrounds`` times during the round (:func:`_train_hot`,
+        :mod:`w2v_dist.training.hot`); the returned deltas then hold the cold rows only.
     update : list or None
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
@@ -429,7 +525,8 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         ``rows``/``deltas``: per matrix, the changed rows (int64 [n]) and their change during
         the round (float32 [n, D]); ``raw_words``,
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
-        ``bytes_in`` (update bytes received); with ``owners``, ``rows``/``deltas`` are None and
+        ``bytes_in`` (update bytes received); with ``hot``, ``hot_syncs``, ``hot_bytes_sent``,
+        ``hot_wait_seconds`` and maybe ``hot_values`` (:func:`_train_hot`); with ``owners``, ``rows``/``deltas`` are None and
         ``changed_rows`` (per matrix) and ``piece_bytes`` (per owner) are given.
     """
     rep = _REPLICAS.get(_key(job_id))
@@ -438,25 +535,24 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
     bytes_in = 0
     for u, upd in zip(spec.get("update_rounds", []), update or []):
         bytes_in += _apply_update(rep, upd, u)
-    plans = _plan(parts, int(spec["word_lo"]), int(spec["word_hi"]), rep.threads)
     for flags in rep.touched:
         for f in flags:
             f[:] = 0
     seed = int(spec["seed"])
-    t0 = time.perf_counter()
-    args = [(rep, parts, plans[t], spec["alpha_start"], spec["alpha_end"], seed + 7919 * t, t)
-            for t in range(rep.threads)]
-    if rep.pool is None:
-        results = [_run_thread(*a) for a in args]
+    lo, hi = int(spec["word_lo"]), int(spec["word_hi"])
+    if spec.get("hot"):
+        results, compute, hot_stats = _train_hot(rep, parts, lo, hi, spec["alpha_start"], spec["alpha_end"], seed,
+                                                 spec["hot"])
     else:
-        results = list(rep.pool.map(lambda a: _run_thread(*a), args))
-    compute = time.perf_counter() - t0
+        results, compute = _train_range(rep, parts, lo, hi, spec["alpha_start"], spec["alpha_end"], seed)
+        hot_stats = {}
     stats = {
         "raw_words": sum(r[0] for r in results),
         "effective_words": sum(r[1] for r in results),
         "loss": sum(r[2] for r in results),
         "compute_seconds": compute,
         "bytes_in": bytes_in,
+        **hot_stats,
     }
     if not spec.get("collect", True):
         return {"rows": None, "deltas": None, **stats}

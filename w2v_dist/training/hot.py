@@ -1,0 +1,171 @@
+"""Hot rows: the few most-updated rows, merged by block momentum many times a round.
+
+Why.  Merging K replicas once a round fails in two directions at once (``../shared/evidence/
+averaging.md``, and the quality table of benchmarks/README.md): the frequent rows settle within
+a round, so K nearly parallel moves summed overshoot them, and averaged they learn at 1/K speed;
+the rare rows barely move and rarely collide, so their moves add up.  Block momentum (BMUF, Chen
+and Huo 2016, "Scalable training of deep learning machines by incremental block training with
+intra-block parallel optimization and blockwise model-update filtering", ICASSP, eq. 2-4) keeps
+the frequent rows, but only when the replicas meet every few thousand words each: a scheduler
+round trip that often would cost more than the training.  Frequent rows are few (the 1,000 most
+frequent of 53,574 words carry about 60% of the corpus), so this module syncs just them, often,
+outside the scheduler; the rest travel once a round through the driver's merge
+(:mod:`w2v_dist.training.merge`) as before.  Intel's pWord2Vec (Ji et al. 2016) syncs its hot
+rows in the same spirit.
+
+How.  A round of ``n`` words a worker is cut into ``subrounds`` equal slices.  After each slice a
+replica sends ``d_k``, the change of its hot rows since it last received them (float32 [H, D] a
+matrix), to one :class:`HotRows` actor (a Dask actor on one of the workers: worker to worker, no
+scheduler), which, once all K replicas of that slice have sent, applies (BMUF with block learning
+rate 1 and the momentum ``mu = 1 - 1/K`` of the paper)::
+
+    G = (1/K) sum_k d_k          M <- mu M + G          C <- C + M
+
+The replica does not wait for that merge: it trains its next slice and then takes the *previous*
+slice's result, ``C + mu M`` (the Nesterov look-ahead of the known part of the next step) plus
+its own change of the slice just trained, so the exchange hides behind the compute.  In the
+planning simulation (SG-NS, 8 replicas, 1,000 hot rows, 5,000 words a replica between hot syncs,
+the rest summed every 25,000 words): synchronous 0.340 / 0.223 / 13.4% (WordSim-353 / SimLex-999
+/ analogy), one slice late without the look-ahead 0.122 / -0.055 / 0.5%, with it 0.334 / 0.222 /
+14.0%, against 0.317 / 0.212 / 13.7% trained sequentially (benchmarks/README.md, "Hot rows").
+The last slice of a round is exchanged synchronously, so every replica ends the round with the
+same hot rows ``C``, which worker 0 returns to the driver for the central copy; the look-ahead
+of that merge is kept for the first slice of the next round, so every slice but the last of a
+round is taken one slice late with its look-ahead, as in the simulation.
+
+Which rows are hot: per matrix, the ``H`` rows with the most expected updates a round
+(:func:`w2v_dist.training.merge.expected_updates`): for syn0 and syn1neg the most frequent words,
+for syn1 the Huffman nodes nearest the root.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Sequence
+
+import numpy as np
+
+
+def choose_hot_rows(n_updates: Sequence[np.ndarray], hot_rows: int, sizes: Sequence[int]) -> list[np.ndarray]:
+    """The ``hot_rows`` most-updated rows of each matrix.
+
+    Parameters
+    ----------
+    n_updates : per matrix, float64 [rows] expected updates a round (:func:`~w2v_dist.training.merge.expected_updates`)
+    hot_rows : int, rows per matrix (H); 0: none
+    sizes : per matrix, its number of rows; a matrix of one row (the dummy of an unused matrix) gets none
+
+    Returns
+    -------
+    list of int64 arrays, sorted, at most ``hot_rows`` each (ties broken by the lower row id).
+    """
+    out = []
+    for n, size in zip(n_updates, sizes):
+        n = np.asarray(n, dtype=np.float64)
+        if hot_rows <= 0 or size <= 1 or n.size != size or not np.any(n > 0):
+            out.append(np.zeros(0, np.int64))
+            continue
+        h = min(int(hot_rows), int(np.count_nonzero(n > 0)))
+        order = np.argsort(-n, kind="stable")[:h]
+        out.append(np.sort(order).astype(np.int64))
+    return out
+
+
+class HotRows:
+    """The central copy of the hot rows, merged by block momentum (a Dask actor, one per job).
+
+    Parameters
+    ----------
+    values : list of float32 arrays [H_i, D], the hot rows of each matrix (syn0, syn1neg, syn1) as
+        the central copy holds them at the start.
+    replicas : int, K, the replicas that send every slice.
+    momentum : float, optional, ``mu`` in ``[0, 1)``; default ``1 - 1/K`` (Chen and Huo 2016).
+
+    Every replica must call :meth:`exchange` once for every slice, in order of ``gen``; a slice is
+    merged when its K-th change arrives, so slices are merged in order.
+    """
+
+    def __init__(self, values: Sequence[np.ndarray], replicas: int, momentum: float | None = None):
+        self.C = [np.array(v, dtype=np.float32, copy=True) for v in values]
+        self.M = [np.zeros_like(c) for c in self.C]
+        self.K = int(replicas)
+        self.mu = np.float32(1.0 - 1.0 / self.K if momentum is None else momentum)
+        self.merged = -1  # the last merged slice
+        self._acc: dict[int, list] = {}  # slice -> [sum of changes per matrix, senders]
+        self._done: dict[int, asyncio.Future] = {}
+
+    def _future(self, gen: int) -> asyncio.Future:
+        fut = self._done.get(gen)
+        if fut is None:
+            fut = self._done[gen] = asyncio.get_running_loop().create_future()
+        return fut
+
+    def merge(self, deltas_sum: Sequence[np.ndarray]) -> None:
+        """One BMUF step from the sum of the K replicas' changes (float32 [H_i, D] per matrix)."""
+        inv = np.float32(1.0 / self.K)
+        for c, m, s in zip(self.C, self.M, deltas_sum):
+            m *= self.mu
+            m += s * inv
+            c += m
+
+    async def exchange(self, gen: int, deltas: Sequence[np.ndarray], want: str = "lookahead") -> list:
+        """Add one replica's change of slice ``gen``; return the hot rows after that slice's merge.
+
+        Parameters
+        ----------
+        gen : int, the slice (counted over the whole job, from 0, the same for every replica)
+        deltas : float32 [H_i, D] per matrix, the replica's change of its hot rows since it last
+            received them
+        want : ``"lookahead"``: ``C + mu M``, what the replica trains its next slice from when it
+            takes this result one slice late; ``"current"``: ``C``; ``"both"``: ``C`` then ``C + mu M``
+
+        Returns
+        -------
+        list of float32 arrays [H_i, D], one per matrix; with ``"both"`` the two such lists
+        concatenated.
+
+        Raises
+        ------
+        ValueError
+            ``gen`` was merged already (a replica sent twice), the shapes differ from the rows',
+            or ``want`` is none of the three.
+        """
+        gen = int(gen)
+        if want not in ("lookahead", "current", "both"):
+            raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or both")
+        if gen <= self.merged:
+            raise ValueError(f"hot rows: slice {gen} was merged already (last merged {self.merged})")
+        if len(deltas) != len(self.C) or any(np.shape(d) != c.shape for d, c in zip(deltas, self.C)):
+            raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
+                             f"expected {[c.shape for c in self.C]}")
+        acc = self._acc.get(gen)
+        if acc is None:
+            acc = self._acc[gen] = [[np.array(d, dtype=np.float32, copy=True) for d in deltas], 0]
+        else:
+            for a, d in zip(acc[0], deltas):
+                a += d
+        acc[1] += 1
+        fut = self._future(gen)
+        if acc[1] == self.K:
+            del self._acc[gen]
+            self.merge(acc[0])
+            self.merged = gen
+            fut.set_result(([c.copy() for c in self.C], [m.copy() for m in self.M]))
+        C, M = await fut
+        if gen in self._done and self._waiters_done(gen):
+            del self._done[gen]
+        ahead = [c + self.mu * m for c, m in zip(C, M)] if want != "current" else []
+        return ahead if want == "lookahead" else C + ahead
+
+    def _waiters_done(self, gen: int) -> bool:
+        # count the replicas that have read slice ``gen``; the last one frees its future
+        n = self._read = getattr(self, "_read", {})
+        n[gen] = n.get(gen, 0) + 1
+        if n[gen] >= self.K:
+            del n[gen]
+            return True
+        return False
+
+    def values(self) -> list[np.ndarray]:
+        """The central hot rows, float32 [H_i, D] per matrix (after the last merged slice)."""
+        return [c.copy() for c in self.C]
