@@ -75,6 +75,7 @@ def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, th
     from w2v_dist.cluster import dask_client
 
     p = {**PARAMS, **MODELS[model], **(extra or {})}
+    merge = p.pop("merge", merge)  # --set merge=... wins over --merge
     t0 = time.perf_counter()
     with dask_client(workers=workers, threads_per_worker=threads) as client:
         t_start = time.perf_counter() - t0

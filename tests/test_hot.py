@@ -50,8 +50,9 @@ def test_hot_rows_merge_is_block_momentum():
     try:
         for gen in range(3):
             ds = [[rng.standard_normal(c.shape).astype(np.float32) for c in C0] for _ in range(K)]
-            wants = ["current", "lookahead", "both"]
-            futs = [actor.exchange(gen, ds[k], want=wants[k]) for k in range(K)]
+            wants = ["current", "lookahead", "state"]
+            futs = [actor.exchange(gen, k, ds[k], want=wants[k]) for k in (2, 0, 1)]  # any order
+            futs = [futs[1], futs[2], futs[0]]
             got = [f.result(timeout=30) for f in futs]
             assert [len(x) for x in got] == [2, 2, 4]
             for i in range(2):
@@ -59,13 +60,24 @@ def test_hot_rows_merge_is_block_momentum():
                 np.testing.assert_allclose(got[0][i], C[i], rtol=0, atol=1e-6)
                 np.testing.assert_allclose(got[1][i], C[i] + mu * M[i], rtol=0, atol=1e-6)  # the look-ahead
                 np.testing.assert_allclose(got[2][i], C[i], rtol=0, atol=1e-6)
-                np.testing.assert_allclose(got[2][2 + i], C[i] + mu * M[i], rtol=0, atol=1e-6)
+                np.testing.assert_allclose(got[2][2 + i], M[i], rtol=0, atol=1e-6)  # "state": C then M
         with pytest.raises(ValueError, match="slice 1 was merged already"):
-            actor.exchange(1, ds[0]).result(timeout=30)
+            actor.exchange(1, 0, ds[0]).result(timeout=30)
         with pytest.raises(ValueError, match="shapes"):
-            actor.exchange(3, [np.zeros((1, D), np.float32)] * 2).result(timeout=30)
+            actor.exchange(3, 0, [np.zeros((1, D), np.float32)] * 2).result(timeout=30)
         with pytest.raises(ValueError, match="want"):
-            actor.exchange(3, ds[0], want="all").result(timeout=30)
+            actor.exchange(3, 0, ds[0], want="all").result(timeout=30)
+        with pytest.raises(ValueError, match="replica 3 of 3"):
+            actor.exchange(3, 3, ds[0]).result(timeout=30)
+        waiting = actor.exchange(4, 0, ds[0])  # waits for the others: never answered here
+        with pytest.raises(ValueError, match="replica 0 sent slice 4 twice"):
+            actor.exchange(4, 0, ds[0]).result(timeout=30)
+        # a failed round: the replicas still waiting are freed, and later slices refused
+        assert asyncio.run_coroutine_threadsafe(actor.obj.abort("lost a replica"), actor.loop).result(30) == 1
+        with pytest.raises(RuntimeError, match="lost a replica"):
+            waiting.result(timeout=30)
+        with pytest.raises(RuntimeError, match="lost a replica"):
+            actor.exchange(5, 1, ds[1]).result(timeout=30)
     finally:
         actor.close()
 
@@ -76,7 +88,7 @@ def test_one_replica_applies_its_own_change_plainly():
     actor = LoopActor(HotRows(C0, 1))
     try:
         d = [np.full((2, 3), 0.5, np.float32)]
-        np.testing.assert_array_equal(actor.exchange(0, d).result(timeout=30)[0], C0[0] + d[0])
+        np.testing.assert_array_equal(actor.exchange(0, 0, d).result(timeout=30)[0], C0[0] + d[0])
     finally:
         actor.close()
 
@@ -127,7 +139,8 @@ def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge():
 
     def run(k, rnd):
         spec = {**specs[k], "seed": specs[k]["seed"] + 100 * rnd,
-                "hot": {"actor": actor, "gen": rnd * n_sub, "subrounds": n_sub, "report": k == 0, "timeout": 60}}
+                "hot": {"actor": actor, "gen": rnd * n_sub, "replica": k, "subrounds": n_sub, "mu": 0.5,
+                        "velocity": [np.zeros((h.size, D), np.float32) for h in hot] if rnd == 0 else None, "report": k == 0, "timeout": 60}}
         out[k] = W.train_round(jobs[k], spec, None, part)
 
     try:
@@ -152,7 +165,7 @@ def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge():
     M = [np.zeros_like(c) for c in C]
     mu = np.float32(1 - 1 / K)
     base = [[c.copy() for c in C] for _ in range(K)]
-    prev = None  # the look-ahead of the last merged slice
+    prev = [c + mu * m for c, m in zip(C, M)]  # the look-ahead of the last merge (M = 0 at the start)
     try:
         for g in range(rounds * n_sub):
             rnd, j = divmod(g, n_sub)
@@ -174,10 +187,8 @@ def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge():
                 for i in range(3):
                     if last:
                         v = C[i]
-                    elif prev is not None:
+                    else:
                         v = prev[i] + deltas[k][i]
-                    else:  # the very first slice: nothing merged yet to take, the replica keeps its rows
-                        v = reps[k][i][hot[i]].copy()
                     reps[k][i][hot[i]] = v
                     base[k][i] = v.copy()
             prev = [c + mu * m for c, m in zip(C, M)]

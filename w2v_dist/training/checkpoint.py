@@ -8,6 +8,8 @@ Layout under the checkpoint URL (default ``OUTPUT/_checkpoint``)::
                                         syn0.rows-LO-HI.npy (rows [LO, HI), written by their owner;
                                         ``state.json`` lists them under ``pieces``)
         vocab.parquet                   the vocabulary (``word``, ``count``)
+        NAME-I.npy                      optional float32 arrays of the trainer's state (``extra``:
+                                        e.g. the hot rows' block momentum, one file a matrix)
         state.json                      rounds and words done, learning-rate position, seeds, config
         COMMIT                          written last: names every file above with its size
 
@@ -94,6 +96,27 @@ class Checkpoint:
                 raise W2VError(f"cannot read checkpoint {self.url}/{fname}: {type(exc).__name__}: "
                                f"{' '.join(str(exc).split())}") from exc
             out[fname[:-4]] = [(0, int(shape[0]), f"{self.url}/{fname}")]
+        return out
+
+    def load_extra(self, name: str) -> list:
+        """The float32 arrays written as ``extra[name]`` (:func:`write`), in order.
+
+        Raises
+        ------
+        W2VError
+            The checkpoint has no such arrays, or one cannot be read (names the file).
+        """
+        n = (self.state.get("extra") or {}).get(name)
+        if n is None:
+            raise W2VError(f"checkpoint {self.url} holds no {name}")
+        fs, path = _fs(self.url, self.storage_options)
+        out = []
+        for i in range(int(n)):
+            try:
+                out.append(_load_npy(fs, f"{path}/{name}-{i}.npy"))
+            except Exception as exc:
+                raise W2VError(f"cannot read checkpoint {self.url}/{name}-{i}.npy: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}") from exc
         return out
 
     def load_mats(self) -> list:
@@ -201,7 +224,7 @@ def _load_npy(fs, path: str) -> np.ndarray:
 
 
 def write(url: str, mats, vocab, state: dict, storage_options: dict | None = None,
-          run_id: str | None = None, write_pieces=None) -> str:
+          run_id: str | None = None, write_pieces=None, extra: dict | None = None) -> str:
     """Write one checkpoint (files first, ``COMMIT`` last), then prune older ones.
 
     Parameters
@@ -220,6 +243,9 @@ def write(url: str, mats, vocab, state: dict, storage_options: dict | None = Non
         matrices as row-range files there and returns ``({file name: bytes}, {matrix name:
         [[lo, hi, file name], ...]})`` (:func:`w2v_dist.training.partition.checkpoint_writer`);
         the pieces are recorded in ``state.json``.
+    extra : dict, optional
+        ``{name: [float32 array, ...]}``: more state, written as ``name-I.npy`` and listed in
+        ``state.json`` under ``extra`` (read back by :meth:`Checkpoint.load_extra`).
 
     Returns
     -------
@@ -245,6 +271,10 @@ def write(url: str, mats, vocab, state: dict, storage_options: dict | None = Non
         else:
             for fname, m in zip(MATRIX_FILES, mats):
                 files[fname] = _save_npy(fs, f"{path}/{fname}", m)
+        for key, arrays in (extra or {}).items():
+            for i, a in enumerate(arrays):
+                files[f"{key}-{i}.npy"] = _save_npy(fs, f"{path}/{key}-{i}.npy", a)
+            state = {**state, "extra": {**state.get("extra", {}), key: len(arrays)}}
         vocab.write_parquet(_full(fs, f"{path}/vocab.parquet"), storage_options)
         files["vocab.parquet"] = fs.size(f"{path}/vocab.parquet")
         data = json.dumps(state, indent=1).encode("utf-8")

@@ -25,7 +25,9 @@ threads of one worker do (Hogwild, Recht et al. 2011), nothing is merged and no 
 Rounds are then sized as a lone replica's (``solo_round // K`` words a worker) and the driver
 reads the model from the files at checkpoints and at the end; a lost worker sends the run back to
 the last checkpoint (or the start), as with one worker.  With one worker elsewhere, or
-``replicas = "worker"``, each worker keeps its own replica, merged every round.
+``replicas = "worker"``, each worker keeps its own replica, merged every round; the ``hot_rows``
+most-updated rows of each matrix are merged apart, by block momentum, ``hot_subrounds`` times a
+round through a Dask actor, overlapped with training (:mod:`w2v_dist.training.hot`).
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
 row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
@@ -66,7 +68,7 @@ from . import encoded as E
 from . import partition as P
 from . import shm
 from . import worker as W
-from .hot import HotRows, choose_hot_rows
+from .hot import HOT_VELOCITY, HotRows, choose_hot_rows, default_momentum
 from .merge import get_merge_rule
 
 log = logging.getLogger("w2v_dist")
@@ -298,6 +300,21 @@ def _all_done_event(futs) -> threading.Event:
     return event
 
 
+def _result(client, fut, hosts, what):
+    """``fut.result()``, checking between waits that the hosts are alive.
+
+    A finished future whose result was on a worker that died since is computed again, and when its
+    task is restricted to that worker it never finishes: ``client.gather`` waited for it forever
+    (seen once in CI: a partitioned run's owner killed right after its merge finished)."""
+    while True:
+        try:
+            return fut.result(timeout=_POLL_SECONDS)
+        except TimeoutError:
+            gone = hosts - set(_alive(client))
+            if gone:
+                raise _RoundFailed(f"{what}: lost worker(s) {', '.join(sorted(gone))}") from None
+
+
 def _poll(client, futs, hosts, what, bar):
     all_done = _all_done_event(futs)
     while True:
@@ -312,8 +329,8 @@ def _poll(client, futs, hosts, what, bar):
                         raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
                     f.result()  # the task's own error (the input's, or a bug): raised as it is
             try:
-                return client.gather(futs)
-            except W2VError:
+                return [_result(client, f, hosts, what) for f in futs]
+            except (W2VError, _RoundFailed):
                 raise
             except Exception as exc:  # noqa: BLE001 - cancelled for lost dependencies, comm errors
                 raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
@@ -723,6 +740,15 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         return _gather(client, [client.submit(W.fetch_replica, rid[0], workers=[hosts[0]], allow_other_workers=False,
                                               pure=False)], hosts, "fetching the replica")[0]
 
+    def abort_hot():
+        """Free the replicas of a failed round that wait for a lost one's hot rows (their worker
+        threads would be held until ``hot_timeout``, and the recovery's tasks queue behind them)."""
+        if hot.get("actor") is not None:
+            try:
+                hot["actor"].abort(f"round failed ({failures} failure(s)); replicas re-created").result(timeout=10)
+            except Exception:  # noqa: BLE001 - the actor's worker may be the lost one
+                log.debug("could not abort the hot-row actor", exc_info=True)
+
     def make_replicas():
         """Ship the central copy and tables to the hosts and (re)create every replica from them."""
         if shared:
@@ -757,6 +783,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             _gather(client, P.create_all(client, part, rid, fut_state["tables"], params, nthreads, config.seed,
                                          source[0], storage_options, n_updates), hosts, "creating replicas")
             return
+        abort_hot()
         for key in ("mats", "tables"):
             if key in fut_state:
                 client.cancel(list(fut_state[key].values()))
@@ -770,8 +797,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             if hot.get("actor") is not None:
                 client.cancel([hot["actor_future"]])
             hot["actor_future"] = client.submit(HotRows, [m[ix] for m, ix in zip(mats, hot["rows"])], K,
-                                                actor=True, workers=[hosts[0]], allow_other_workers=False,
-                                                pure=False)
+                                                None, hot["M"], actor=True, workers=[hosts[0]],
+                                                allow_other_workers=False, pure=False)
+            hot["fresh"] = True  # the replicas' first round gets M for its look-ahead
             hot["actor"] = _gather(client, [hot["actor_future"]], hosts, "creating the hot-row actor")[0]
         shm_hosts.clear()
         if config.exchange == "auto":
@@ -805,7 +833,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             points=tables.get("points"), codelens=tables.get("codelens"))
         hot_rows = choose_hot_rows(n_hot, config.hot_rows, [m.shape[0] for m in mats])
         if sum(h.size for h in hot_rows):
-            hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None)
+            hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None,
+                       M=[np.zeros((h.size, D), np.float32) for h in hot_rows], mu=default_momentum(K))
+            kept = (saved.state.get("hot") or {}) if saved is not None else {}
+            if kept.get("rows") == [h.tolist() for h in hot_rows] and kept.get("workers") == K:
+                hot["M"] = saved.load_extra(HOT_VELOCITY)  # the block momentum the run had reached
+            elif saved is not None:
+                log.info("resuming with other hot rows or workers than the checkpoint's: block momentum from 0")
             tables.update({f"hot{i}": h for i, h in enumerate(hot_rows)})
             if config.overlap:
                 log.warning("overlap is not used with hot rows (hot_rows=%d): their exchange overlaps instead",
@@ -882,7 +916,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
             if hot:
                 spec["hot"] = {"actor": hot["actor"], "gen": s_ * hot["subrounds"], "subrounds": hot["subrounds"],
-                               "report": k == 0, "timeout": config.hot_timeout}
+                               "replica": k, "report": k == 0, "timeout": config.hot_timeout, "mu": hot["mu"],
+                               "velocity": hot["M"] if hot["fresh"] else None}
             if part is not None:  # every owner's merged rows (futures: worker to worker)
                 spec.update(owners=part.bounds, update_rounds=[u for u, g in zip(ups, got) for _ in g])
                 upd_k = [f for g in got for f in g] or None
@@ -892,6 +927,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                      after=prev[k] if prev else None, workers=[hosts[k]],
                                      allow_other_workers=False, pure=False,
                                      key=f"w2v-round-{job}-{s_}-{k}-{failures}"))
+        if hot:
+            hot["fresh"] = False
         return out
     failures = 0
     checkpoints = 0
@@ -917,6 +954,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
 
     def _recover_once(reason: str):
         nonlocal r, done, effective
+        abort_hot()
         lost = rehost(reason)
         if lost:
             # (never cancel the old vocabulary future: the survivors' encoded shards depend on it)
@@ -995,6 +1033,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     if hot:  # every replica ended the round with the same hot rows: worker 0's
                         for m, ix, v in zip(mats, hot["rows"], results[0]["hot_values"]):
                             m[ix] = v
+                        hot["M"] = results[0]["hot_velocity"]
                         exchange_hot = {"hot_syncs": int(results[0]["hot_syncs"]),
                                         "hot_bytes_sent": int(sum(x["hot_bytes_sent"] for x in results)),
                                         "hot_wait_seconds": max(x["hot_wait_seconds"] for x in results)}
@@ -1067,9 +1106,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                              "alpha": alpha_at(done), "seed": config.seed, "workers": K,
                              "config": config.hyperparameters(), "inputs": [s.url for s in shards],
                              "round_stats": round_stats}
+                    if hot:
+                        state["hot"] = {"rows": [h.tolist() for h in hot["rows"]], "workers": K}
                     try:
                         written = ckpt.write(checkpoint_url, mats, vocab, json.loads(json.dumps(state, default=float)),
                                              storage_options, run_id,
+                                             extra={HOT_VELOCITY: hot["M"]} if hot else None,
                                              write_pieces=None if part is None else
                                              P.checkpoint_writer(client, part, storage_options))
                     except _W2VError as exc:

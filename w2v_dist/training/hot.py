@@ -5,12 +5,12 @@ averaging.md``, and the quality table of benchmarks/README.md): the frequent row
 a round, so K nearly parallel moves summed overshoot them, and averaged they learn at 1/K speed;
 the rare rows barely move and rarely collide, so their moves add up.  Block momentum (BMUF, Chen
 and Huo 2016, "Scalable training of deep learning machines by incremental block training with
-intra-block parallel optimization and blockwise model-update filtering", ICASSP, eq. 2-4) keeps
+intra-block parallel optimization and blockwise model-update filtering", ICASSP 2016) keeps
 the frequent rows, but only when the replicas meet every few thousand words each: a scheduler
 round trip that often would cost more than the training.  Frequent rows are few (the 1,000 most
-frequent of 53,574 words carry about 60% of the corpus), so this module syncs just them, often,
-outside the scheduler; the rest travel once a round through the driver's merge
-(:mod:`w2v_dist.training.merge`) as before.  Intel's pWord2Vec (Ji et al. 2016) syncs its hot
+frequent words are 68% of the shared corpus's tokens split on whitespace, before subsampling),
+so this module syncs just them, often, outside the scheduler; the rest travel once a round
+through the driver's merge (:mod:`w2v_dist.training.merge`) as before.  Intel's pWord2Vec (Ji et al. 2016) syncs its hot
 rows in the same spirit.
 
 How.  A round of ``n`` words a worker is cut into ``subrounds`` equal slices.  After each slice a
@@ -27,11 +27,14 @@ its own change of the slice just trained, so the exchange hides behind the compu
 planning simulation (SG-NS, 8 replicas, 1,000 hot rows, 5,000 words a replica between hot syncs,
 the rest summed every 25,000 words): synchronous 0.340 / 0.223 / 13.4% (WordSim-353 / SimLex-999
 / analogy), one slice late without the look-ahead 0.122 / -0.055 / 0.5%, with it 0.334 / 0.222 /
-14.0%, against 0.317 / 0.212 / 13.7% trained sequentially (benchmarks/README.md, "Hot rows").
+14.0%, against 0.317 / 0.212 / 13.7% trained sequentially (``benchmarks/sim_merge.py``;
+benchmarks/README.md, "Hot rows").
 The last slice of a round is exchanged synchronously, so every replica ends the round with the
 same hot rows ``C``, which worker 0 returns to the driver for the central copy; the look-ahead
 of that merge is kept for the first slice of the next round, so every slice but the last of a
-round is taken one slice late with its look-ahead, as in the simulation.
+round is taken one slice late with its look-ahead, as in the simulation.  The cold rows are
+merged by the configured rule (``merge``, scaled-sum by default: for rows this rare, close to the
+sum the simulation used).
 
 Which rows are hot: per matrix, the ``H`` rows with the most expected updates a round
 (:func:`w2v_dist.training.merge.expected_updates`): for syn0 and syn1neg the most frequent words,
@@ -71,6 +74,21 @@ def choose_hot_rows(n_updates: Sequence[np.ndarray], hot_rows: int, sizes: Seque
     return out
 
 
+HOT_VELOCITY = "hot_velocity"
+"""Checkpoint name of the hot rows' block momentum ``M`` (:func:`w2v_dist.training.checkpoint.write` ``extra``)."""
+
+
+def default_momentum(replicas: int) -> float:
+    """BMUF's block momentum for K replicas, ``1 - 1/K`` (Chen and Huo 2016): 0 for one replica."""
+    return 1.0 - 1.0 / max(int(replicas), 1)
+
+
+def lookahead(C: Sequence[np.ndarray], M: Sequence[np.ndarray], mu) -> list[np.ndarray]:
+    """``C + mu M`` per matrix, float32 (the Nesterov look-ahead of the next block step)."""
+    mu = np.float32(mu)
+    return [c + mu * m for c, m in zip(C, M)]
+
+
 class HotRows:
     """The central copy of the hot rows, merged by block momentum (a Dask actor, one per job).
 
@@ -80,18 +98,24 @@ class HotRows:
         the central copy holds them at the start.
     replicas : int, K, the replicas that send every slice.
     momentum : float, optional, ``mu`` in ``[0, 1)``; default ``1 - 1/K`` (Chen and Huo 2016).
+    velocity : list of float32 arrays [H_i, D], optional, ``M`` to start from (a resumed or
+        recovered run: the driver keeps the last round's, :meth:`exchange` with ``want="state"``);
+        default zeros.
 
     Every replica must call :meth:`exchange` once for every slice, in order of ``gen``; a slice is
     merged when its K-th change arrives, so slices are merged in order.
     """
 
-    def __init__(self, values: Sequence[np.ndarray], replicas: int, momentum: float | None = None):
+    def __init__(self, values: Sequence[np.ndarray], replicas: int, momentum: float | None = None,
+                 velocity: Sequence[np.ndarray] | None = None):
         self.C = [np.array(v, dtype=np.float32, copy=True) for v in values]
-        self.M = [np.zeros_like(c) for c in self.C]
+        self.M = ([np.zeros_like(c) for c in self.C] if velocity is None
+                  else [np.array(v, dtype=np.float32, copy=True) for v in velocity])
         self.K = int(replicas)
-        self.mu = np.float32(1.0 - 1.0 / self.K if momentum is None else momentum)
+        self.mu = np.float32(default_momentum(self.K) if momentum is None else momentum)
         self.merged = -1  # the last merged slice
-        self._acc: dict[int, list] = {}  # slice -> [sum of changes per matrix, senders]
+        self.aborted: str | None = None
+        self._acc: dict[int, list] = {}  # slice -> per replica, its changes (None: not yet)
         self._done: dict[int, asyncio.Future] = {}
 
     def _future(self, gen: int) -> asyncio.Future:
@@ -108,54 +132,63 @@ class HotRows:
             m += s * inv
             c += m
 
-    async def exchange(self, gen: int, deltas: Sequence[np.ndarray], want: str = "lookahead") -> list:
+    async def exchange(self, gen: int, replica: int, deltas: Sequence[np.ndarray], want: str = "lookahead") -> list:
         """Add one replica's change of slice ``gen``; return the hot rows after that slice's merge.
 
         Parameters
         ----------
         gen : int, the slice (counted over the whole job, from 0, the same for every replica)
+        replica : int, the sender, ``0 <= replica < K``: the changes are summed in replica order,
+            so a run gives the same rows whatever order they arrive in
         deltas : float32 [H_i, D] per matrix, the replica's change of its hot rows since it last
             received them
         want : ``"lookahead"``: ``C + mu M``, what the replica trains its next slice from when it
-            takes this result one slice late; ``"current"``: ``C``; ``"both"``: ``C`` then ``C + mu M``
+            takes this result one slice late; ``"current"``: ``C``; ``"state"``: ``C`` then ``M``
+            (the end of a round: the replica computes the look-ahead itself, the driver keeps both)
 
         Returns
         -------
-        list of float32 arrays [H_i, D], one per matrix; with ``"both"`` the two such lists
+        list of float32 arrays [H_i, D], one per matrix; with ``"state"`` the two such lists
         concatenated.
 
         Raises
         ------
         ValueError
-            ``gen`` was merged already (a replica sent twice), the shapes differ from the rows',
-            or ``want`` is none of the three.
+            ``gen`` was merged already or this replica sent it twice, ``replica`` is out of range,
+            the shapes differ from the rows', or ``want`` is none of the three.
         """
         gen = int(gen)
-        if want not in ("lookahead", "current", "both"):
-            raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or both")
+        if self.aborted:
+            raise RuntimeError(f"hot rows: {self.aborted}")
+        if want not in ("lookahead", "current", "state"):
+            raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or state")
         if gen <= self.merged:
             raise ValueError(f"hot rows: slice {gen} was merged already (last merged {self.merged})")
         if len(deltas) != len(self.C) or any(np.shape(d) != c.shape for d, c in zip(deltas, self.C)):
             raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
                              f"expected {[c.shape for c in self.C]}")
-        acc = self._acc.get(gen)
-        if acc is None:
-            acc = self._acc[gen] = [[np.array(d, dtype=np.float32, copy=True) for d in deltas], 0]
-        else:
-            for a, d in zip(acc[0], deltas):
-                a += d
-        acc[1] += 1
+        if not 0 <= int(replica) < self.K:
+            raise ValueError(f"hot rows: replica {replica} of {self.K}")
+        got = self._acc.setdefault(gen, [None] * self.K)
+        if got[replica] is not None:
+            raise ValueError(f"hot rows: replica {replica} sent slice {gen} twice")
+        got[replica] = [np.array(d, dtype=np.float32, copy=True) for d in deltas]
         fut = self._future(gen)
-        if acc[1] == self.K:
+        if all(x is not None for x in got):
             del self._acc[gen]
-            self.merge(acc[0])
+            total = got[0]
+            for x in got[1:]:
+                for a, d in zip(total, x):
+                    a += d
+            self.merge(total)
             self.merged = gen
             fut.set_result(([c.copy() for c in self.C], [m.copy() for m in self.M]))
         C, M = await fut
         if gen in self._done and self._waiters_done(gen):
             del self._done[gen]
-        ahead = [c + self.mu * m for c, m in zip(C, M)] if want != "current" else []
-        return ahead if want == "lookahead" else C + ahead
+        if want == "lookahead":
+            return lookahead(C, M, self.mu)
+        return C if want == "current" else C + M
 
     def _waiters_done(self, gen: int) -> bool:
         # count the replicas that have read slice ``gen``; the last one frees its future
@@ -165,6 +198,17 @@ class HotRows:
             del n[gen]
             return True
         return False
+
+    async def abort(self, reason: str) -> int:
+        """Fail every waiting and later :meth:`exchange` with ``RuntimeError(reason)``, so replicas
+        of a failed round stop waiting for one that was lost; returns how many were waiting."""
+        self.aborted = str(reason)
+        n = 0
+        for fut in self._done.values():
+            if not fut.done():
+                fut.set_exception(RuntimeError(f"hot rows: {self.aborted}"))
+                n += 1
+        return n
 
     def values(self) -> list[np.ndarray]:
         """The central hot rows, float32 [H_i, D] per matrix (after the last merged slice)."""

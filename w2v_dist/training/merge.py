@@ -23,8 +23,9 @@ the shared corpus, SG-NS, 5.25M tokens):
 * ``touched-mean``: each row averaged over the replicas that changed it (Spark MLlib's
   Word2Vec).  As poor as ``mean`` in the same simulation.
 
-Rules that hold at 4-8 replicas (block momentum and cheaper synchronisation) are the subject of the
-distributed-fidelity work; they plug in here through :data:`MERGE_RULES`.
+None of these holds SG-NS at 8 replicas on its own.  Since the hot rows (:mod:`w2v_dist.training.hot`,
+``hot_rows`` in the config) the most-updated rows are merged apart, by block momentum several times
+a round, and the rule here merges only the other (cold) rows, which rarely collide.
 """
 
 from __future__ import annotations

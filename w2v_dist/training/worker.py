@@ -27,6 +27,7 @@ from numba import njit
 from ..kernels import train_slice, train_slice_shared, warmup
 from . import shm
 from .encoded import part_info, part_offsets, part_words, release_large_arrays, slice_arrays
+from .hot import lookahead
 
 _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
@@ -426,8 +427,10 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
 
     Returns per-thread results, kernel seconds, and the statistics ``hot_syncs``,
     ``hot_bytes_sent`` (bytes of changes sent, float32; as many come back), ``hot_wait_seconds``
-    (waiting for the actor) and, when ``hot["report"]``, ``hot_values`` (per matrix, the round's
-    final hot rows, float32 [H_i, D]).
+    (waiting for the actor) and, when ``hot["report"]``, ``hot_values`` and ``hot_velocity`` (per
+    matrix, the round's final hot rows ``C`` and block momentum ``M``, float32 [H_i, D]).
+    ``hot["velocity"]`` (``M`` per matrix, given to a replica's first round): its look-ahead
+    ``C + hot["mu"] M`` for slice 0, as the uninterrupted run's replicas hold it.
 
     Raises
     ------
@@ -437,6 +440,9 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
     idx = hot_indices(rep)
     n = max(1, int(hot["subrounds"]))
     actor, gen0, timeout = hot["actor"], int(hot["gen"]), float(hot.get("timeout", 600.0))
+    replica = int(hot["replica"])
+    if hot.get("velocity") is not None:  # a new replica (start, resume, recovery): the look-ahead of M
+        rep.hot_ahead = lookahead([b[ix] for b, ix in zip(rep.bases, idx)], hot["velocity"], hot["mu"])
     results, compute, wait, sent = [], 0.0, 0.0, 0
     pending = None
 
@@ -458,7 +464,7 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
         d = [m[ix] - b[ix] for m, b, ix in zip(rep.mats, rep.bases, idx)]
         sent += sum(x.nbytes for x in d)
         last = j == n - 1
-        fut = actor.exchange(gen0 + j, d, want="both" if last else "lookahead")
+        fut = actor.exchange(gen0 + j, replica, d, want="state" if last else "lookahead")
         if pending is not None:
             ahead = get(pending, gen0 + j - 1)
         else:  # slice 0: the look-ahead of the last round's final merge (none in a new replica)
@@ -474,7 +480,8 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
             for m, b, ix, v in zip(rep.mats, rep.bases, idx, got[:len(idx)]):
                 m[ix] = v
                 b[ix] = v
-            rep.hot_ahead = got[len(idx):]
+            velocity = got[len(idx):]
+            rep.hot_ahead = lookahead(got[:len(idx)], velocity, hot["mu"])
         wait += time.perf_counter() - t
     for flags in rep.touched:
         for f, ix in zip(flags, idx):
@@ -482,6 +489,7 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
     stats = {"hot_syncs": n, "hot_bytes_sent": int(sent), "hot_wait_seconds": wait}
     if hot.get("report"):
         stats["hot_values"] = [m[ix].copy() for m, ix in zip(rep.mats, idx)]
+        stats["hot_velocity"] = [np.array(v, dtype=np.float32) for v in velocity]
     return results, compute, stats
 
 
@@ -504,7 +512,8 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         owner, for :func:`take_piece`, and returns only their sizes.  ``shm_stem`` (str): write
         the changed rows and deltas as files ``<stem>.<i>.npy`` (:mod:`w2v_dist.training.shm`,
         rows of the three matrices, then their deltas) and return their names as ``files``.
-        ``hot`` (dict: ``actor``, ``gen``, ``subrounds``, ``timeout``, ``report``): exchange the
+        ``hot`` (dict: ``actor``, ``gen``, ``replica``, ``subrounds``, ``mu``, ``timeout``,
+        ``report``, ``velocity``): exchange the
         hot rows with the other replicas ``subrounds`` times during the round (:func:`_train_hot`,
         :mod:`w2v_dist.training.hot`); the returned deltas then hold the cold rows only.
     update : list or None
@@ -526,7 +535,7 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         the round (float32 [n, D]); ``raw_words``,
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
         ``bytes_in`` (update bytes received); with ``hot``, ``hot_syncs``, ``hot_bytes_sent``,
-        ``hot_wait_seconds`` and maybe ``hot_values`` (:func:`_train_hot`); with ``owners``, ``rows``/``deltas`` are None and
+        ``hot_wait_seconds`` and maybe ``hot_values``, ``hot_velocity`` (:func:`_train_hot`); with ``owners``, ``rows``/``deltas`` are None and
         ``changed_rows`` (per matrix) and ``piece_bytes`` (per owner) are given.
     """
     rep = _REPLICAS.get(_key(job_id))
