@@ -37,16 +37,22 @@ def main() -> None:
     ap.add_argument("--exchanges", nargs="+", default=["dask", "auto"], choices=["dask", "auto", "host"])
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a w2v-dist parameter for every run (e.g. hot_rows=0)")
     args = ap.parse_args()
-    print("| model | exchange | round overhead | round s | compute s | merge s | MB to / from driver | words/s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    from bench_word2vec import parse_sets
+
+    extra = parse_sets(args.set)
+    print("| model | exchange | round overhead | round s | compute s | merge s | MB to / from driver "
+          "| hot-row exchanges a round | hot-row MB a round (sent) | hot-row wait s | words/s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     with dask_client(workers=args.workers, threads_per_worker=1) as client:
         for model in args.models:
             for ex in args.exchanges:
                 m = w2v_dist.train(args.inputs, client=client, epochs=args.epochs, compute_loss=0,
                                    exchange="auto" if ex == "host" else ex,
                                    replicas="host" if ex == "host" else "worker",
-                                   seed=1, **MODELS[model]).metrics
+                                   seed=1, **{**MODELS[model], **extra}).metrics
                 rs = m["round_stats"][1:] or m["round_stats"]
 
                 def med(k):
@@ -55,6 +61,9 @@ def main() -> None:
                 print(f"| {model} | {ex} | {100 * m['round_overhead_fraction']:.1f}% | {med('seconds'):.3f} | "
                       f"{med('compute_seconds'):.3f} | {med('merge_seconds'):.3f} | "
                       f"{med('bytes_to_driver') / 1e6:.1f} / {med('bytes_from_driver') / 1e6:.1f} | "
+                      f"{med('hot_syncs') if 'hot_syncs' in rs[0] else 0:.0f} | "
+                      f"{med('hot_bytes_sent') / 1e6 if 'hot_syncs' in rs[0] else 0:.1f} | "
+                      f"{med('hot_wait_seconds') if 'hot_syncs' in rs[0] else 0:.3f} | "
                       f"{m['words_per_second']:,.0f} |", flush=True)
 
 

@@ -69,7 +69,7 @@ def run_gensim(model: str, corpus_file: str, out: str, seed: int, mode: str = "c
             "words_per_second": eff / t_train, "vocab_size": len(w2v.wv)}
 
 
-def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int, merge: str = "scaled-sum",
+def run_w2v(model: str, inputs: list[str], out: str, seed: int, workers: int, threads: int, merge: str = "auto",
             shared_negatives: int = 0, extra: dict | None = None) -> dict:
     import w2v_dist
     from w2v_dist.cluster import dask_client
@@ -140,7 +140,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=list(MODELS))
     ap.add_argument("--seeds", nargs="+", type=int, default=[1])
     ap.add_argument("--shapes", nargs="+", default=["1x2", "2x1"], help="w2v-dist WORKERSxTHREADS shapes")
-    ap.add_argument("--merge", default="scaled-sum", help="w2v-dist merge rule of the replicas (w2v_dist/training/merge.py)")
+    ap.add_argument("--merge", default="auto", help="w2v-dist merge rule of the replicas (w2v_dist/training/merge.py; auto: sum of the cold rows with hot rows, else scaled-sum)")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="another w2v-dist parameter for its runs (JSON value), e.g. --set overlap=true; shown in the shape")
     ap.add_argument("--shared-negatives", nargs="+", type=int, default=[0],
@@ -177,7 +177,7 @@ def main() -> None:
             for n in shared:
                 for shape in (args.fast_shapes or args.shapes) if n else args.shapes:
                     w, t = shape.split("x")
-                    label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "scaled-sum" else "")
+                    label = f"{w} worker x {t} thr" + (f" {args.merge}" if args.merge != "auto" else "")
                     label += "".join(f" {x}" for x in args.set)
                     if int(w) > 1 and not any(x.startswith("replicas=") for x in args.set):
                         label += " shared"  # replicas=host (the default): one replica in shared memory

@@ -219,6 +219,7 @@ def test_hot_rows_on_a_cluster_report_what_travelled(small_corpus):
     assert {s["hot_bytes_sent"] for s in m["round_stats"]} == {2 * 3 * per_slice}  # two workers
     assert np.isfinite(res.wv.vectors).all()
     assert off["hot_rows"] == [0, 0, 0] and "hot_syncs" not in off["round_stats"][0]
+    assert m["merge"] == "sum" and off["merge"] == "scaled-sum"  # merge="auto"
     # the driver's cold rows travel as before, the hot ones no longer through it
     assert m["round_stats"][0]["bytes_to_driver"] < off["round_stats"][0]["bytes_to_driver"]
 

@@ -14,7 +14,10 @@ from w2v_dist.training import partition as P
 from w2v_dist.training.driver import initial_weights, train_vectors
 from test_robust import _kill_soon  # the driver-held path's kill helper (tests/ is on sys.path)
 
-FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=24, sync_every=5_000, solo_round=0, min_count=3, seed=5)  # solo_round=0: several rounds with one worker too
+# solo_round=0: several rounds with one worker too; hot_rows=0: a partitioned central copy merges
+# every row once a round (no hot rows there yet), and the driver-held runs here must train the same
+FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=24, sync_every=5_000, solo_round=0, min_count=3, seed=5,
+            hot_rows=0)
 
 
 @pytest.fixture(scope="module")

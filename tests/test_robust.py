@@ -508,16 +508,19 @@ def test_checkpoint_by_time(tmp_path, good_text, inproc):
     assert not np.array_equal(last.mats[0], res.wv.vectors)  # one round before the end
 
 
-def test_lost_worker_not_replaced_its_share_moves_to_a_survivor(good_text, monkeypatch):
+@pytest.mark.parametrize("hot_rows", [0, 1000])
+def test_lost_worker_not_replaced_its_share_moves_to_a_survivor(good_text, monkeypatch, hot_rows):
     """A worker that leaves for good (retired, no nanny to restart it): after the wait for a
     replacement, its replica and shards move to the surviving worker, which then trains both
     replicas; each keeps its shards and seeds, so the result is the clean run's (without
-    overlapping rounds, whose redone rounds start from the full merge: see the test above)."""
+    overlapping rounds, whose redone rounds start from the full merge: see the test above).
+    With hot rows, two replicas on one worker thread would each wait for the other's hot rows:
+    the run turns them off from there (every row merged once a round) and completes."""
     from w2v_dist.training import driver
 
     monkeypatch.setattr(driver, "_RESTART_WAIT_SECONDS", 0.5)
     data = [str(good_text / "a.txt")]
-    cfg = Config(**dict(FAST, sync_every=5_000, overlap=False))
+    cfg = Config(**dict(FAST, sync_every=5_000, overlap=False, hot_rows=hot_rows))
     with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
         clean = train_vectors(client, data, cfg, progress=False)
         victim = sorted(client.scheduler_info()["workers"])[-1]
@@ -532,6 +535,11 @@ def test_lost_worker_not_replaced_its_share_moves_to_a_survivor(good_text, monke
     assert res.metrics["recovered_failures"] >= 1 and res.metrics["workers"] == 2
     assert res.metrics["rounds"] == clean.metrics["rounds"]
     assert res.wv.index_to_key == clean.wv.index_to_key
+    if hot_rows:
+        assert clean.metrics["hot_rows"][0] > 0 and clean.metrics["merge"] == "sum"
+        assert res.metrics["hot_rows"] == [0, 0, 0] and res.metrics["merge"] == "scaled-sum"
+        assert np.isfinite(res.wv.vectors).all()
+        return
     np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-5)
 
 

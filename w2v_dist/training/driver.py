@@ -300,19 +300,36 @@ def _all_done_event(futs) -> threading.Event:
     return event
 
 
-def _result(client, fut, hosts, what):
-    """``fut.result()``, checking between waits that the hosts are alive.
+def _gather_watched(client, futs, hosts, what):
+    """``client.gather(futs)`` of finished futures, checking meanwhile that the hosts are alive.
 
     A finished future whose result was on a worker that died since is computed again, and when its
-    task is restricted to that worker it never finishes: ``client.gather`` waited for it forever
-    (seen once in CI: a partitioned run's owner killed right after its merge finished)."""
-    while True:
+    task is restricted to that worker it never finishes, so ``client.gather`` alone waited forever
+    (seen once in CI: a partitioned run's owner killed right after its merge finished).  The gather
+    runs in a thread; the caller polls the cluster's workers and raises :class:`_RoundFailed` when
+    a host is gone (the thread ends when the recovery cancels the futures).  (``Future.result``
+    with a timeout instead kept the futures alive until a cyclic garbage collection:
+    ``tests/test_memory.py``.)"""
+    box: dict = {}
+
+    def run() -> None:
         try:
-            return fut.result(timeout=_POLL_SECONDS)
-        except TimeoutError:
-            gone = hosts - set(_alive(client))
-            if gone:
-                raise _RoundFailed(f"{what}: lost worker(s) {', '.join(sorted(gone))}") from None
+            box["ok"] = client.gather(futs)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            box["err"] = exc
+
+    th = threading.Thread(target=run, name="w2v-gather", daemon=True)
+    th.start()
+    while True:
+        th.join(_POLL_SECONDS)
+        if not th.is_alive():
+            break
+        gone = hosts - set(_alive(client))
+        if gone:
+            raise _RoundFailed(f"{what}: lost worker(s) {', '.join(sorted(gone))}")
+    if "err" in box:
+        raise box.pop("err")
+    return box.pop("ok")
 
 
 def _poll(client, futs, hosts, what, bar):
@@ -329,7 +346,7 @@ def _poll(client, futs, hosts, what, bar):
                         raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
                     f.result()  # the task's own error (the input's, or a bug): raised as it is
             try:
-                return [_result(client, f, hosts, what) for f in futs]
+                return _gather_watched(client, futs, hosts, what)
             except (W2VError, _RoundFailed):
                 raise
             except Exception as exc:  # noqa: BLE001 - cancelled for lost dependencies, comm errors
@@ -793,6 +810,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                nthreads.get(hosts[k], 1), workers=[hosts[k]], allow_other_workers=False,
                                pure=False) for k in range(K)]
         _gather(client, inits, hosts, "creating replicas")
+        if hot and len(set(hosts)) < K:  # each replica would wait for the other's hot rows on the one thread
+            log.warning("two replicas on one worker (a lost worker's share moved to a survivor): hot rows "
+                        "off from here, every row merged once a round")
+            abort_hot()
+            hot.clear()
+            if config.merge == "auto":
+                mg.update(name="scaled-sum", fn=get_merge_rule("scaled-sum"))
         if hot:  # a new actor from the central hot rows (a recovery starts its momentum from 0)
             if hot.get("actor") is not None:
                 client.cancel([hot["actor_future"]])
@@ -805,15 +829,19 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         if config.exchange == "auto":
             shm_hosts.update(probe_shm())
 
-    merge = get_merge_rule(config.merge)
     total = config.epochs * per_epoch
     # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
     # progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
     merging = K > 1 and not shared  # several replicas, merged every round
+    # merge="auto": the cold rows summed when the hot rows are merged apart (they rarely collide; the
+    # damping of scaled-sum cost WordSim-353 points there, benchmarks/README.md "Hot rows"), else scaled-sum
+    merge_name = config.merge if config.merge != "auto" else (
+        "sum" if merging and part is None and config.hot_rows > 0 else "scaled-sum")
+    mg = {"name": merge_name, "fn": get_merge_rule(merge_name)}  # (hot rows off after a loss: scaled-sum)
     round_words = config.round_words(K) if merging else max(config.round_words(K), config.solo_round // K)
     R = max(1, math.ceil(max(W_k.values()) / round_words))
     n_updates = None
-    if getattr(merge, "needs_row_scale", False) and merging:
+    if merging:  # expected updates a round: row scales of scaled-sum, and which rows are hot
         from .merge import expected_updates, row_scales
 
         n_updates = expected_updates(vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg,
@@ -825,13 +853,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # the most updates are merged by block momentum several times a round through an actor.
     hot: dict[str, Any] = {}
     if merging and part is None and config.hot_rows > 0:
-        from .merge import expected_updates
-
-        n_hot = n_updates if n_updates is not None else expected_updates(
-            vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg, window=config.window,
-            negative=config.negative, ns_exponent=config.ns_exponent, hs=config.hs,
-            points=tables.get("points"), codelens=tables.get("codelens"))
-        hot_rows = choose_hot_rows(n_hot, config.hot_rows, [m.shape[0] for m in mats])
+        hot_rows = choose_hot_rows(n_updates, config.hot_rows, [m.shape[0] for m in mats])
         if sum(h.size for h in hot_rows):
             hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None,
                        M=[np.zeros((h.size, D), np.float32) for h in hot_rows], mu=default_momentum(K))
@@ -844,6 +866,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             if config.overlap:
                 log.warning("overlap is not used with hot rows (hot_rows=%d): their exchange overlaps instead",
                             config.hot_rows)
+    elif K > 1 and part is not None and config.hot_rows > 0:
+        log.info("hot rows are not used with a partitioned central copy: every row is merged once a round")
 
     def alpha_at(p: int) -> float:
         return max(config.min_alpha, config.alpha - (config.alpha - config.min_alpha) * p / total)
@@ -1017,7 +1041,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 exchange = {}
                 if K > 1 and part is not None:  # owners merge their rows; the driver sees sizes only
                     try:
-                        merges, sizes = P.merge_round(client, part, rid, r, config.merge, config.alpha, failures)
+                        merges, sizes = P.merge_round(client, part, rid, r, mg["name"], config.alpha, failures)
                         merged = _gather(client, sizes, hosts, f"merging round {r}")
                         sent_updates[r] = merges
                     except _RoundFailed as exc:
@@ -1044,8 +1068,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                             x["rows"], x["deltas"] = arrs[:len(arrs) // 2], arrs[len(arrs) // 2:]
                     changed_all = []
                     for i, m in enumerate(mats):
-                        extra = {} if n_updates is None else {"scale": row_scales(n_updates[i], config.alpha, K)}
-                        changed_all.append(merge(m, [x["rows"][i] for x in results],
+                        extra = ({"scale": row_scales(n_updates[i], config.alpha, K)}
+                                 if getattr(mg["fn"], "needs_row_scale", False) else {})
+                        changed_all.append(mg["fn"](m, [x["rows"][i] for x in results],
                                                  [x["deltas"][i] for x in results], **extra))
                     bytes_out = sum(c.nbytes + c.size * m.shape[1] * m.itemsize for c, m in zip(changed_all, mats)) * K
                     bytes_back = sum(rr.nbytes + d.nbytes for x in results for rr, d in zip(x["rows"], x["deltas"]))
@@ -1177,6 +1202,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "shared_replica": bool(shared),
         "hot_rows": [int(h.size) for h in hot["rows"]] if hot else [0, 0, 0],
         "hot_subrounds": hot["subrounds"] if hot else 0,
+        "merge": mg["name"],
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],
         "stage_seconds": {**stage, "train": train_seconds},
