@@ -228,3 +228,32 @@ def test_hot_rows_on_a_cluster_report_what_travelled(small_corpus):
 def test_bad_hot_parameters_are_named(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         Config(**bad).validate()
+
+
+def test_a_failed_replica_does_not_hold_the_others(small_corpus, monkeypatch):
+    """One replica's round raises (a bug, not a lost worker): the run raises it at once, and the
+    other replica, waiting for the failed one's hot rows, is freed then, not after hot_timeout."""
+    import time
+
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+
+    real = W._train_hot
+    calls = []
+
+    def failing(rep, parts, lo, hi, a0, a1, seed, hot):
+        calls.append(hot["replica"])
+        if hot["replica"] == 0 and hot["gen"] > 0:
+            raise ValueError("boom in replica 0")
+        return real(rep, parts, lo, hi, a0, a1, seed, hot)
+
+    monkeypatch.setattr(W, "_train_hot", failing)
+    common = dict(sg=1, epochs=1, vector_size=8, min_count=5, seed=2, replicas="worker", sync_total=12_000,
+                  hot_rows=20, hot_timeout=300)
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        t0 = time.monotonic()
+        with pytest.raises(ValueError, match="boom in replica 0"):
+            w2v_dist.train([str(small_corpus)], client=client, **common)
+        # the survivor's thread is free: another job runs at once
+        res = w2v_dist.train([str(small_corpus)], client=client, **dict(common, hot_rows=0))
+        assert time.monotonic() - t0 < 120 and res.metrics["rounds"] > 1

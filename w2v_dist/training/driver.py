@@ -338,13 +338,15 @@ def _poll(client, futs, hosts, what, bar):
         all_done.wait(_POLL_SECONDS)
         if bar is not None:
             bar.update(sum(f.done() for f in futs) - bar.n)
+        # a failed task fails the whole gather at once: the other tasks of a round may be waiting
+        # for its hot rows (hot.py), and would hold their workers until hot_timeout
+        for f in futs:
+            if f.status == "error":
+                exc = f.exception()
+                if _retryable(exc):
+                    raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+                f.result()  # the task's own error (the input's, or a bug): raised as it is
         if all(f.done() for f in futs):
-            for f in futs:
-                if f.status == "error":
-                    exc = f.exception()
-                    if _retryable(exc):
-                        raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
-                    f.result()  # the task's own error (the input's, or a bug): raised as it is
             try:
                 return _gather_watched(client, futs, hosts, what)
             except (W2VError, _RoundFailed):
@@ -1170,6 +1172,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             bar.close()
         if part is not None and not finished:
             part.close()
+        if not finished:  # a replica still waiting for another's hot rows would hold its thread
+            abort_hot()
         try:
             client.run(W.drop_job, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error

@@ -40,6 +40,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .shm import load_npy
+
 __all__ = ["release_large_arrays", "EncodedPart", "LocalPart", "LocalGroup", "encode_local", "encode_local_group",
            "finish_part", "finish_group", "group_item", "group_infos", "encode_shard_once", "slice_arrays",
            "part_words", "part_info", "cache_dir", "drop_cache", "CACHE_MODES"]
@@ -379,7 +381,7 @@ def encode_local_group(shards: list, storage_options, tokenize_options: dict, on
                 if part.path is None:
                     part.idx = m[part.idx]
                 else:
-                    _save(part.path + ".idx.npy", m[np.load(part.path + ".idx.npy")])
+                    _save(part.path + ".idx.npy", m[load_npy(part.path + ".idx.npy")])
     n_tokens = sum(p.n_tokens for p in parts)
     table = _with_meta(pa.table({"word": words, "count": pa.array(counts, pa.int64())}), n_tokens, 1) \
         if len(words) else _empty_counts()
@@ -405,7 +407,7 @@ def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: li
     if group.path is None:
         words = group.words
     else:
-        words = _strings(np.load(group.path + ".words.npy"), np.load(group.path + ".wordoff.npy"))
+        words = _strings(load_npy(group.path + ".words.npy"), load_npy(group.path + ".wordoff.npy"))
     table = _vocab_table(words, vocab_words) if len(words) else np.zeros(0, np.int32)
     del words
     out = []
@@ -413,7 +415,7 @@ def finish_group(group: LocalGroup, vocab_words: pa.Array, job: str, indices: li
         if part.path is None:
             idx, offsets = part.idx, part.offsets
         else:
-            idx, offsets = np.load(part.path + ".idx.npy"), np.load(part.path + ".off.npy")
+            idx, offsets = load_npy(part.path + ".idx.npy"), load_npy(part.path + ".off.npy")
         ids, off = _apply_table(table, idx, offsets)
         del idx
         if part.path is not None:
@@ -521,9 +523,9 @@ def finish_part(local: LocalPart, vocab_words: pa.Array, job: str, index: int, c
     if local.path is None:
         words, idx, offsets = local.words, local.idx, local.offsets
     else:
-        idx = np.load(local.path + ".idx.npy")
-        offsets = np.load(local.path + ".off.npy")
-        words = _strings(np.load(local.path + ".words.npy"), np.load(local.path + ".wordoff.npy"))
+        idx = load_npy(local.path + ".idx.npy")
+        offsets = load_npy(local.path + ".off.npy")
+        words = _strings(load_npy(local.path + ".words.npy"), load_npy(local.path + ".wordoff.npy"))
     ids, off = _remap(words, idx, offsets, vocab_words)
     del idx, words
     if local.path is not None:
@@ -557,7 +559,7 @@ def part_info(part) -> dict:
 def part_offsets(part) -> np.ndarray:
     """int64 [S + 1] sentence offsets of a part (memory-mapped for an :class:`EncodedPart`)."""
     if isinstance(part, EncodedPart):
-        return np.load(part.offsets_path, mmap_mode="r")
+        return load_npy(part.offsets_path, mmap_mode="r")
     return part[1]
 
 
@@ -572,10 +574,10 @@ def slice_arrays(part, s_lo: int, s_hi: int) -> tuple[np.ndarray, np.ndarray, in
     """
     if not isinstance(part, EncodedPart):
         return part[0], part[1], s_lo, s_hi
-    off_map = np.load(part.offsets_path, mmap_mode="r")
+    off_map = load_npy(part.offsets_path, mmap_mode="r")
     off = np.array(off_map[s_lo:s_hi + 1], dtype=np.int64)
     del off_map
-    ids_map = np.load(part.ids_path, mmap_mode="r")
+    ids_map = load_npy(part.ids_path, mmap_mode="r")
     ids = np.array(ids_map[off[0]:off[-1]], dtype=np.int32)
     del ids_map
     off -= off[0]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 
@@ -103,9 +104,23 @@ def write_rows(stem: str, mats, rows_list) -> Files:
     return write(stem, arrays)
 
 
+_LOAD_LOCK = threading.Lock()
+
+
 def read(files: Files) -> list[np.ndarray]:
-    """The arrays of ``files``, memory-mapped read-only (no copy until used)."""
-    return [np.load(p, mmap_mode="r") for p in files.paths]
+    """The arrays of ``files``, memory-mapped read-only (no copy until used).
+
+    The loads are serialised within a process: ``np.load`` parses each ``.npy`` header with
+    ``ast.literal_eval``, and CPython 3.11 can fail two threads parsing at once with "SystemError:
+    AST constructor recursion depth mismatch" (seen in CI: the two workers of an in-process
+    cluster, whose rounds the hot-row exchanges keep in step, reading their updates together)."""
+    return [load_npy(p, mmap_mode="r") for p in files.paths]
+
+
+def load_npy(path: str, **kwargs) -> np.ndarray:
+    """``np.load(path, **kwargs)``, one thread of this process at a time (see :func:`read`)."""
+    with _LOAD_LOCK:
+        return np.load(path, **kwargs)
 
 
 def remove(files: Files) -> None:
