@@ -819,7 +819,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             hot.clear()
             if config.merge == "auto":
                 mg.update(name="scaled-sum", fn=get_merge_rule("scaled-sum"))
-        if hot:  # a new actor from the central hot rows (a recovery starts its momentum from 0)
+        if hot:  # a new actor from the central hot rows and the block momentum of the last merged round
             if hot.get("actor") is not None:
                 client.cancel([hot["actor_future"]])
             hot["actor_future"] = client.submit(HotRows, [m[ix] for m, ix in zip(mats, hot["rows"])], K,
