@@ -89,21 +89,11 @@ def load_corpus(n_shards: int, cache: str | None = None):
         if "shards" in z.files and int(z["shards"]) != n_shards:
             raise ValueError(f"{cache} holds {int(z['shards'])} shards, not --shards {n_shards}")
         return z["counts"], z["ids"], z["offsets"], [str(w) for w in z["words"]]
-    from w2v_dist.corpus import discover_shards, read_tokenize
-    from w2v_dist.vocab import Vocab, count_tokens, encode, merge_counts
+    from bench_kernel import encoded
 
-    inputs = [str(SHARED / SHARDS.format(i)) for i in range(n_shards)]
-    sents = [read_tokenize(s) for s in discover_shards(inputs)]
-    vocab = Vocab.from_counts(merge_counts([count_tokens(s) for s in sents]), min_count=5)
+    vocab, ids, offsets = encoded([str(SHARED / SHARDS.format(i)) for i in range(n_shards)], 0)
     words = vocab.words_array()
-    ids, offs, n = [], [np.zeros(1, np.int64)], 0
-    for s in sents:
-        i, o = encode(s, words)
-        ids.append(i)
-        offs.append(o[1:] + n)
-        n += int(i.shape[0])
     counts = np.asarray(vocab.counts, dtype=np.int64)
-    ids, offsets = np.concatenate(ids), np.concatenate(offs)
     wl = [str(w) for w in words.to_pylist()]
     if cache:
         np.savez(cache, counts=counts, ids=ids, offsets=offsets, words=np.array(wl), shards=n_shards)
