@@ -61,7 +61,7 @@ def test_hot_rows_merge_is_block_momentum():
                 np.testing.assert_allclose(got[1][i], C[i] + mu * M[i], rtol=0, atol=1e-6)  # the look-ahead
                 np.testing.assert_allclose(got[2][i], C[i], rtol=0, atol=1e-6)
                 np.testing.assert_allclose(got[2][2 + i], M[i], rtol=0, atol=1e-6)  # "state": C then M
-        with pytest.raises(ValueError, match="slice 1 was merged already"):
+        with pytest.raises(RuntimeError, match="slice 1 was merged already"):
             actor.exchange(1, 0, ds[0]).result(timeout=30)
         with pytest.raises(ValueError, match="shapes"):
             actor.exchange(3, 0, [np.zeros((1, D), np.float32)] * 2).result(timeout=30)

@@ -212,8 +212,9 @@ def _retryable(exc: BaseException) -> bool:
         KilledWorker = ()  # noqa: N806
     if KilledWorker and isinstance(exc, KilledWorker):
         return True
-    # a restarted worker has no replica (worker.train_round), or lost a dependency's data
-    return isinstance(exc, RuntimeError) and str(exc).startswith("no replica of ")
+    # a restarted worker has no replica (worker.train_round), or lost a dependency's data; a
+    # replica's hot-row exchange failed because another replica or the actor's worker was lost
+    return isinstance(exc, RuntimeError) and str(exc).startswith(("no replica of ", "hot rows: "))
 
 
 def _scatter_each(client, data, hosts) -> dict:
@@ -345,6 +346,9 @@ def _poll(client, futs, hosts, what, bar):
                 exc = f.exception()
                 if _retryable(exc):
                     raise _RoundFailed(f"{what}: {type(exc).__name__}: {' '.join(str(exc).split())}") from exc
+                gone = hosts - set(_alive(client))
+                if gone:  # a lost worker explains it (e.g. the other end of an exchange)
+                    raise _RoundFailed(f"{what}: lost worker(s) {', '.join(sorted(gone))}") from exc
                 f.result()  # the task's own error (the input's, or a bug): raised as it is
         if all(f.done() for f in futs):
             try:

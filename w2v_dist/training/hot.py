@@ -154,17 +154,19 @@ class HotRows:
 
         Raises
         ------
+        RuntimeError
+            ``gen`` was merged already (a stale task of a failed round), or the actor was aborted.
         ValueError
-            ``gen`` was merged already or this replica sent it twice, ``replica`` is out of range,
-            the shapes differ from the rows', or ``want`` is none of the three.
+            This replica sent ``gen`` twice, ``replica`` is out of range, the shapes differ from
+            the rows', or ``want`` is none of the three.
         """
         gen = int(gen)
         if self.aborted:
             raise RuntimeError(f"hot rows: {self.aborted}")
         if want not in ("lookahead", "current", "state"):
             raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or state")
-        if gen <= self.merged:
-            raise ValueError(f"hot rows: slice {gen} was merged already (last merged {self.merged})")
+        if gen <= self.merged:  # a stale task of a failed round (RuntimeError: the round is redone)
+            raise RuntimeError(f"hot rows: slice {gen} was merged already (last merged {self.merged})")
         if len(deltas) != len(self.C) or any(np.shape(d) != c.shape for d, c in zip(deltas, self.C)):
             raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
                              f"expected {[c.shape for c in self.C]}")

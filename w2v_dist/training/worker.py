@@ -452,6 +452,8 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
         except (TimeoutError, asyncio.TimeoutError) as exc:
             raise RuntimeError(f"hot rows: no answer for slice {what} within {timeout:g} s "
                                f"(a replica was lost?)") from exc
+        except Exception as exc:  # the actor's worker lost, or the actor aborted by a failed round
+            raise RuntimeError(f"hot rows: slice {what}: {type(exc).__name__}: {exc}") from exc
 
     for j in range(n):
         s_lo, s_hi = lo + (hi - lo) * j // n, lo + (hi - lo) * (j + 1) // n
