@@ -118,6 +118,7 @@ class HotRows:
         self.aborted: str | None = None
         self._acc: dict[int, list] = {}  # slice -> per replica, its changes (None: not yet)
         self._done: dict[int, asyncio.Future] = {}
+        self._read: dict[int, int] = {}  # slice -> replicas that have taken its result
 
     def _future(self, gen: int) -> asyncio.Future:
         fut = self._done.get(gen)
@@ -195,10 +196,9 @@ class HotRows:
 
     def _waiters_done(self, gen: int) -> bool:
         # count the replicas that have read slice ``gen``; the last one frees its future
-        n = self._read = getattr(self, "_read", {})
-        n[gen] = n.get(gen, 0) + 1
-        if n[gen] >= self.K:
-            del n[gen]
+        self._read[gen] = self._read.get(gen, 0) + 1
+        if self._read[gen] >= self.K:
+            del self._read[gen]
             return True
         return False
 
@@ -212,7 +212,3 @@ class HotRows:
                 fut.set_exception(RuntimeError(f"hot rows: {self.aborted}"))
                 n += 1
         return n
-
-    def values(self) -> list[np.ndarray]:
-        """The central hot rows, float32 [H_i, D] per matrix (after the last merged slice)."""
-        return [c.copy() for c in self.C]
