@@ -6,7 +6,9 @@ shared memory, nothing is merged), ``auto`` and ``dask`` are ``replicas=worker``
 ``exchange`` (rows by file in shared memory, or through Dask).  It prints the run's round overhead
 (share of training time not spent in the kernels, ``round_overhead_fraction`` of metrics.json) and the medians over its rounds
 (the first round left out: it compiles) of the round's seconds, the slower replica's kernel
-seconds, the driver's merge seconds and the bytes each way.
+seconds, the slower replica's whole task (applying the update, training, hot-row exchanges,
+taking and writing its changes) and its applying of the update, the driver's merge seconds and
+the bytes each way.
 
     python benchmarks/bench_overhead.py --models sg cbow --exchanges host auto dask host auto dask
 """
@@ -43,9 +45,10 @@ def main() -> None:
     from bench_word2vec import parse_sets
 
     extra = parse_sets(args.set)
-    print("| model | exchange | round overhead | round s | compute s | merge s | MB to / from driver "
-          "| hot-row exchanges a round | hot-row MB a round (sent) | hot-row wait s | words/s |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    print("| model | exchange | round overhead | round s | compute s | worker task s | applying the update s "
+          "| merge s | MB to / from driver | hot-row exchanges a round | hot-row MB a round (sent) | hot-row wait s "
+          "| words/s |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     with dask_client(workers=args.workers, threads_per_worker=1) as client:
         for model in args.models:
             for ex in args.exchanges:
@@ -59,7 +62,8 @@ def main() -> None:
                     return float(np.median([s[k] for s in rs]))
 
                 print(f"| {model} | {ex} | {100 * m['round_overhead_fraction']:.1f}% | {med('seconds'):.3f} | "
-                      f"{med('compute_seconds'):.3f} | {med('merge_seconds'):.3f} | "
+                      f"{med('compute_seconds'):.3f} | {med('task_seconds'):.3f} | {med('apply_seconds'):.3f} | "
+                      f"{med('merge_seconds'):.3f} | "
                       f"{med('bytes_to_driver') / 1e6:.1f} / {med('bytes_from_driver') / 1e6:.1f} | "
                       f"{med('hot_syncs') if 'hot_syncs' in rs[0] else 0:.0f} | "
                       f"{med('hot_bytes_sent') / 1e6 if 'hot_syncs' in rs[0] else 0:.1f} | "

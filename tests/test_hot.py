@@ -12,7 +12,7 @@ from w2v_dist.config import Config
 from w2v_dist.errors import ConfigError
 from w2v_dist.training import worker as W
 from w2v_dist.training.driver import initial_weights, training_tables
-from w2v_dist.training.hot import HotRows, choose_hot_rows
+from w2v_dist.training.hot import HotFiles, HotRows, abort_files, choose_hot_rows
 
 
 class LoopActor:
@@ -115,9 +115,12 @@ def _corpus(seed=0, V=120, N=24_000, L=20):
     return ids, np.arange(0, N + 1, L, dtype=np.int64), counts[order]
 
 
-def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge():
+@pytest.mark.parametrize("sync_first_end", [True, False])
+def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge(sync_first_end):
     """Two replicas train two rounds of 3 slices through ``train_round``; a reference trains the
-    same slices with the same kernel calls and applies the slice-late look-ahead by hand."""
+    same slices with the same kernel calls and applies the slice-late look-ahead by hand.  With
+    ``sync_first_end`` False the first round ends without waiting (overlapping rounds): its last
+    slice is taken one slice late, after the next round's first, like every other slice."""
     ids, offsets, counts = _corpus()
     K, D, n_sub, rounds = 2, 8, 3, 2
     cfg = Config(sg=1, negative=5, window=3, vector_size=D, sample=0, min_count=1)
@@ -140,6 +143,7 @@ def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge():
     def run(k, rnd):
         spec = {**specs[k], "seed": specs[k]["seed"] + 100 * rnd,
                 "hot": {"actor": actor, "gen": rnd * n_sub, "replica": k, "subrounds": n_sub, "mu": 0.5,
+                        "sync_end": sync_first_end or rnd == rounds - 1,
                         "velocity": [np.zeros((h.size, D), np.float32) for h in hot] if rnd == 0 else None, "report": k == 0, "timeout": 60}}
         out[k] = W.train_round(jobs[k], spec, None, part)
 
@@ -182,7 +186,7 @@ def test_worker_exchange_matches_a_reference_of_the_kernel_and_the_merge():
                 deltas.append([reps[k][i][hot[i]] - base[k][i] for i in range(3)])
             for i in range(3):
                 C[i], M[i] = _bmuf_reference(C[i], M[i], [deltas[k][i] for k in range(K)], K, mu)
-            last = j == n_sub - 1
+            last = j == n_sub - 1 and (sync_first_end or rnd == rounds - 1)
             for k in range(K):
                 for i in range(3):
                     if last:
@@ -222,6 +226,55 @@ def test_hot_rows_on_a_cluster_report_what_travelled(small_corpus):
     assert m["merge"] == "sum" and off["merge"] == "scaled-sum"  # merge="auto"
     # the driver's cold rows travel as before, the hot ones no longer through it
     assert m["round_stats"][0]["bytes_to_driver"] < off["round_stats"][0]["bytes_to_driver"]
+
+
+def test_files_and_the_actor_train_the_same_vectors(small_corpus):
+    """On one machine the hot rows go through files (HotFiles: every replica merges the K changes
+    itself); with exchange="dask" through the actor.  The same sums in the same order: the same
+    vectors bit for bit, with and without overlapping rounds."""
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+
+    common = dict(sg=1, epochs=1, vector_size=8, min_count=5, seed=2, replicas="worker", sync_total=12_000,
+                  hot_rows=40, hot_subrounds=3)
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        for overlap in (False, True):
+            files = w2v_dist.train([str(small_corpus)], client=client, exchange="auto", overlap=overlap, **common)
+            actor = w2v_dist.train([str(small_corpus)], client=client, exchange="dask", overlap=overlap, **common)
+            assert files.metrics["round_stats"][0]["workers_by_file"] == 2
+            assert actor.metrics["round_stats"][0]["workers_by_file"] == 0
+            np.testing.assert_array_equal(files.wv.vectors, actor.wv.vectors)
+            np.testing.assert_array_equal(files.syn1neg, actor.syn1neg)
+            assert {s["hot_syncs"] for s in files.metrics["round_stats"]} == {3}
+
+
+def test_hot_files_merge_is_the_actors(tmp_path):
+    """HotFiles, one per replica, against the actor's BMUF step (the numpy reference), in any order
+    of sending; old files are removed; an ABORT file ends a wait."""
+    rng = np.random.default_rng(5)
+    K, D = 3, 4
+    C0 = [rng.normal(size=(5, D)).astype(np.float32), rng.normal(size=(2, D)).astype(np.float32),
+          np.zeros((0, D), np.float32)]
+    M0 = [np.zeros_like(c) for c in C0]
+    ex = [HotFiles(str(tmp_path), K, k, C0, M0, 0.5) for k in range(K)]
+    C, M = [c.copy() for c in C0], [m.copy() for m in M0]
+    for gen in range(4):
+        deltas = [[rng.normal(size=c.shape).astype(np.float32) for c in C0] for _ in range(K)]
+        pend = [ex[k].exchange(gen, k, deltas[k], want="state" if gen == 3 else "lookahead") for k in (2, 0, 1)]
+        for i in range(3):
+            C[i], M[i] = _bmuf_reference(C[i], M[i], [deltas[k][i] for k in range(K)], K, np.float32(0.5))
+        for p in pend:
+            got = p.result(timeout=10)
+            want = C + M if gen == 3 else [c + np.float32(0.5) * m for c, m in zip(C, M)]
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(g, w, rtol=0, atol=1e-6)
+    assert sorted(f.name for f in tmp_path.iterdir()) == [f"{g}-{k}.npy" for g in (2, 3) for k in range(K)]
+    lone = ex[0].exchange(4, 0, [np.zeros_like(c) for c in C0])
+    abort_files(str(tmp_path), "round failed")
+    with pytest.raises(RuntimeError, match="round failed"):
+        lone.result(timeout=10)
+    with pytest.raises(ValueError, match="replica 1"):
+        ex[0].exchange(5, 1, [np.zeros_like(c) for c in C0])
 
 
 @pytest.mark.parametrize("bad", [dict(hot_rows=-1), dict(hot_subrounds=0), dict(hot_timeout=0)])

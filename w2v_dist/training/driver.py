@@ -68,7 +68,7 @@ from . import encoded as E
 from . import partition as P
 from . import shm
 from . import worker as W
-from .hot import HOT_VELOCITY, HotRows, choose_hot_rows, default_momentum
+from .hot import HOT_VELOCITY, HotRows, abort_files, choose_hot_rows, default_momentum
 from .merge import get_merge_rule
 
 log = logging.getLogger("w2v_dist")
@@ -766,6 +766,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     def abort_hot():
         """Free the replicas of a failed round that wait for a lost one's hot rows (their worker
         threads would be held until ``hot_timeout``, and the recovery's tasks queue behind them)."""
+        if hot.get("files"):
+            abort_files(hot["files"], f"round failed ({failures} failure(s)); replicas re-created")
         if hot.get("actor") is not None:
             try:
                 hot["actor"].abort(f"round failed ({failures} failure(s)); replicas re-created").result(timeout=10)
@@ -823,17 +825,28 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             hot.clear()
             if config.merge == "auto":
                 mg.update(name="scaled-sum", fn=get_merge_rule("scaled-sum"))
-        if hot:  # a new actor from the central hot rows and the block momentum of the last merged round
-            if hot.get("actor") is not None:
-                client.cancel([hot["actor_future"]])
-            hot["actor_future"] = client.submit(HotRows, [m[ix] for m, ix in zip(mats, hot["rows"])], K,
-                                                None, hot["M"], actor=True, workers=[hosts[0]],
-                                                allow_other_workers=False, pure=False)
-            hot["fresh"] = True  # the replicas' first round gets M for its look-ahead
-            hot["actor"] = _gather(client, [hot["actor_future"]], hosts, "creating the hot-row actor")[0]
         shm_hosts.clear()
         if config.exchange == "auto":
             shm_hosts.update(probe_shm())
+        if hot:  # a new exchange from the central hot rows and the block momentum of the last merged round
+            if hot.get("actor") is not None:
+                client.cancel([hot["actor_future"]])
+                hot["actor"] = None
+            hot["fresh"] = True  # the replicas' first round gets M for its look-ahead (and makes its HotFiles)
+            hot["attempt"] = hot.get("attempt", 0) + 1
+            hot["files"] = None
+            if set(hosts) <= shm_hosts:  # all on this machine: through files, no actor (hot.HotFiles)
+                folder = os.path.join(shm_dir, f"hot-{hot['attempt']}")
+                try:
+                    os.makedirs(folder)
+                    hot["files"] = folder
+                except OSError as exc:
+                    log.warning("hot rows through an actor: cannot make %s: %s", folder, exc)
+            if hot["files"] is None:
+                hot["actor_future"] = client.submit(HotRows, [m[ix] for m, ix in zip(mats, hot["rows"])], K,
+                                                    None, hot["M"], actor=True, workers=[hosts[0]],
+                                                    allow_other_workers=False, pure=False)
+                hot["actor"] = _gather(client, [hot["actor_future"]], hosts, "creating the hot-row actor")[0]
 
     total = config.epochs * per_epoch
     # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
@@ -861,7 +874,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     if merging and part is None and config.hot_rows > 0:
         hot_rows = choose_hot_rows(n_updates, config.hot_rows, [m.shape[0] for m in mats])
         if sum(h.size for h in hot_rows):
-            hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None,
+            hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None, files=None,
                        M=[np.zeros((h.size, D), np.float32) for h in hot_rows], mu=default_momentum(K))
             kept = (saved.state.get("hot") or {}) if saved is not None else {}
             if kept.get("rows") == [h.tolist() for h in hot_rows] and kept.get("workers") == K:
@@ -869,9 +882,6 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             elif saved is not None:
                 log.info("resuming with other hot rows or workers than the checkpoint's: block momentum from 0")
             tables.update({f"hot{i}": h for i, h in enumerate(hot_rows)})
-            if config.overlap:
-                log.warning("overlap is not used with hot rows (hot_rows=%d): their exchange overlaps instead",
-                            config.hot_rows)
     elif K > 1 and part is not None and config.hot_rows > 0:
         log.info("hot rows are not used with a partitioned central copy: every row is merged once a round")
 
@@ -912,7 +922,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
     # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
     # from a checkpoint trains exactly as the uninterrupted one.
-    lag = 2 if (merging and config.overlap and part is None and not hot) else 1
+    lag = 2 if (merging and config.overlap and part is None) else 1
     submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
@@ -945,7 +955,11 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     "shm_stem": os.path.join(shm_dir, f"x{s_}-{k}-{failures}") if hosts[k] in shm_hosts else None,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
             if hot:
-                spec["hot"] = {"actor": hot["actor"], "gen": s_ * hot["subrounds"], "subrounds": hot["subrounds"],
+                spec["hot"] = {"actor": hot["actor"], "files": hot["files"], "replicas": K,
+                               # overlapping rounds: a round's last slice is taken one slice late
+                               # like the others, but before a round that starts from the full merge
+                               "sync_end": lag == 1 or s_ + 1 >= n_rounds or drained(s_ + 1),
+                               "gen": s_ * hot["subrounds"], "subrounds": hot["subrounds"],
                                "replica": k, "report": k == 0, "timeout": config.hot_timeout, "mu": hot["mu"],
                                "velocity": hot["M"] if hot["fresh"] else None}
             if part is not None:  # every owner's merged rows (futures: worker to worker)
@@ -1060,10 +1074,14 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                                              + sum(merged) * (K - 1)),
                                 "changed_rows": [sum(x["changed_rows"][i] for x in results) for i in range(3)]}
                 elif merging:
-                    if hot:  # every replica ended the round with the same hot rows: worker 0's
+                    if hot and "hot_values" in results[0]:
+                        # worker 0's hot rows C and momentum M after the last slice of this round (every
+                        # replica ends it with them), or, when the last round ended without waiting
+                        # (overlapping rounds), after that round's
                         for m, ix, v in zip(mats, hot["rows"], results[0]["hot_values"]):
                             m[ix] = v
                         hot["M"] = results[0]["hot_velocity"]
+                    if hot:
                         exchange_hot = {"hot_syncs": int(results[0]["hot_syncs"]),
                                         "hot_bytes_sent": int(sum(x["hot_bytes_sent"] for x in results)),
                                         "hot_wait_seconds": max(x["hot_wait_seconds"] for x in results)}
@@ -1113,6 +1131,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     "loss": sum(x["loss"] for x in results),
                     "seconds": time.perf_counter() - t_r,
                     "compute_seconds": max(x["compute_seconds"] for x in results),
+                    "task_seconds": max(x.get("task_seconds", 0.0) for x in results),
+                    "apply_seconds": max(x.get("apply_seconds", 0.0) for x in results),
                     "merge_seconds": merge_s,
                     "bytes_to_driver": int(bytes_back),
                     "bytes_from_driver": int(bytes_out),

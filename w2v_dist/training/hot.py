@@ -32,7 +32,18 @@ benchmarks/README.md, "Hot rows").
 The last slice of a round is exchanged synchronously, so every replica ends the round with the
 same hot rows ``C``, which worker 0 returns to the driver for the central copy; the look-ahead
 of that merge is kept for the first slice of the next round, so every slice but the last of a
-round is taken one slice late with its look-ahead, as in the simulation.  The cold rows are
+round is taken one slice late with its look-ahead, as in the simulation.  With overlapping rounds
+(``overlap``) the last slice is taken one slice late too, after the next round's first (worker 0
+then reports that round's ``C`` and ``M`` a round later), except before a round that starts from
+the full merge (an epoch's first, one after a checkpoint, and the end of training): the replicas
+then drift apart by up to a slice instead of waiting for the slowest at every round's end.
+
+Where.  One :class:`HotRows` actor on a worker serves every replica, through Dask; when every
+replica is on the driver's machine (and ``exchange = "auto"``), :class:`HotFiles` instead: each
+replica writes its change of a slice as a file in shared memory and merges the K files itself,
+with the actor's arithmetic, so no worker process does the others' merging while it trains
+(2 workers on this 2-core machine: the overhead of a round, SG-NS, from about 33% to 31%; with
+overlapping rounds and the last slice taken late, 19%: benchmarks/README.md).  The cold rows are
 merged by the configured rule (``merge``; ``"auto"``, the default, sums them, as the simulation
 did: scaled-sum's damping of the mid-frequency rows cost WordSim-353 points there and on the whole
 corpus).
@@ -45,9 +56,13 @@ for syn1 the Huffman nodes nearest the root.
 from __future__ import annotations
 
 import asyncio
+import os
+import time
 from typing import Sequence
 
 import numpy as np
+
+from .shm import load_npy
 
 
 def choose_hot_rows(n_updates: Sequence[np.ndarray], hot_rows: int, sizes: Sequence[int]) -> list[np.ndarray]:
@@ -212,3 +227,135 @@ class HotRows:
                 fut.set_exception(RuntimeError(f"hot rows: {self.aborted}"))
                 n += 1
         return n
+
+
+class _Pending:
+    """One slice sent through :class:`HotFiles`, merged when its result is taken."""
+
+    def __init__(self, owner: "HotFiles", gen: int, want: str):
+        self.owner, self.gen, self.want = owner, gen, want
+
+    def result(self, timeout: float | None = None) -> list:
+        return self.owner._take(self.gen, self.want, timeout)
+
+
+class HotFiles:
+    """The hot-row exchange of :class:`HotRows` through files in shared memory, for replicas that
+    all run on the driver's machine (:mod:`w2v_dist.training.shm`).
+
+    The actor lives in one worker process, whose event loop then unpickles, merges and answers
+    2 K messages a slice while that worker also trains: on a small machine its replica falls
+    behind and the others wait for it at every round's last exchange.  Here every replica writes
+    its change of slice ``gen`` as one file ``<folder>/<gen>-<replica>.npy`` (float32 [sum H_i, D],
+    the matrices' hot rows stacked) and, to take that slice's result, reads the K files and applies
+    the same block-momentum step as the actor to its own copy of ``C`` and ``M``: the sum in
+    replica order and the same float32 operations, so every replica holds the actor's rows bit for
+    bit and nothing is merged twice in one place.  No process serves the others.
+
+    Parameters
+    ----------
+    folder : str, the exchange's folder (one per set of replicas: a recovery starts a new one)
+    replicas : int, K
+    replica : int, this replica, ``0 <= replica < K``
+    values : float32 [H_i, D] per matrix, the central hot rows at the start (``C``)
+    velocity : float32 [H_i, D] per matrix, the block momentum at the start (``M``)
+    momentum : float, ``mu``
+    first : int, the first slice this exchange will merge (a resumed run starts past 0)
+
+    Slices must be taken (``exchange(...).result()``) in the order they were sent, each once;
+    a replica deletes its file of slice ``gen - 2`` once it has seen every file of ``gen`` (every
+    other replica has then taken ``gen - 2``: it reads a slice only after sending the next).
+    :meth:`abort` (the driver, when a round fails) makes every wait raise ``RuntimeError``.
+    """
+
+    POLL_SECONDS = (5e-5, 1e-3)  # the first and the longest sleep between looks for a missing file
+
+    def __init__(self, folder: str, replicas: int, replica: int, values: Sequence[np.ndarray],
+                 velocity: Sequence[np.ndarray], momentum: float, first: int = 0):
+        if not 0 <= int(replica) < int(replicas):
+            raise ValueError(f"hot rows: replica {replica} of {replicas}")
+        self.folder, self.K, self.replica = folder, int(replicas), int(replica)
+        self.C = [np.array(v, dtype=np.float32, copy=True) for v in values]
+        self.M = [np.array(v, dtype=np.float32, copy=True) for v in velocity]
+        self.mu = np.float32(momentum)
+        self.sizes = [c.shape[0] for c in self.C]
+        self.merged = int(first) - 1  # the last slice merged
+
+    def _path(self, gen: int, replica: int) -> str:
+        return os.path.join(self.folder, f"{gen}-{replica}.npy")
+
+    def exchange(self, gen: int, replica: int, deltas: Sequence[np.ndarray], want: str = "lookahead") -> _Pending:
+        """Write this replica's change of slice ``gen`` (as :meth:`HotRows.exchange`); returns a
+        handle whose ``result(timeout)`` gives what the actor would.
+
+        Raises
+        ------
+        ValueError
+            ``replica`` is not this object's, the shapes differ from the rows', or ``want`` is
+            none of ``lookahead``, ``current``, ``state``.
+        OSError
+            The file cannot be written (e.g. the folder is full).
+        """
+        gen = int(gen)
+        if int(replica) != self.replica:
+            raise ValueError(f"hot rows: replica {replica} sent through replica {self.replica}'s exchange")
+        if want not in ("lookahead", "current", "state"):
+            raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or state")
+        if len(deltas) != len(self.C) or any(np.shape(d) != c.shape for d, c in zip(deltas, self.C)):
+            raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
+                             f"expected {[c.shape for c in self.C]}")
+        stacked = np.concatenate([np.asarray(d, dtype=np.float32) for d in deltas], axis=0)
+        path = self._path(gen, self.replica)
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with open(tmp, "wb") as fh:
+            np.save(fh, stacked, allow_pickle=False)
+        os.replace(tmp, path)  # whole or absent for a reader
+        return _Pending(self, gen, want)
+
+    def _take(self, gen: int, want: str, timeout: float | None) -> list:
+        if gen != self.merged + 1:
+            raise RuntimeError(f"hot rows: slice {gen} taken after slice {self.merged} (out of order)")
+        deadline = None if timeout is None else time.monotonic() + float(timeout)
+        nap = self.POLL_SECONDS[0]
+        paths = [self._path(gen, k) for k in range(self.K)]
+        abort = os.path.join(self.folder, "ABORT")
+        while True:
+            if all(os.path.exists(p) for p in paths):
+                break
+            if os.path.exists(abort):
+                with open(abort) as fh:
+                    raise RuntimeError(f"hot rows: {fh.read()}")
+            if deadline is not None and time.monotonic() > deadline:
+                raise TimeoutError(f"slice {gen}: {sum(not os.path.exists(p) for p in paths)} replica(s) missing")
+            time.sleep(nap)
+            nap = min(2 * nap, self.POLL_SECONDS[1])
+        total = None
+        for p in paths:  # the sum in replica order, as the actor's
+            x = load_npy(p)
+            total = np.array(x, dtype=np.float32, copy=True) if total is None else total.__iadd__(x)
+        parts = np.split(total, np.cumsum(self.sizes)[:-1], axis=0)
+        inv = np.float32(1.0 / self.K)
+        for c, m, s in zip(self.C, self.M, parts):  # HotRows.merge
+            m *= self.mu
+            m += s * inv
+            c += m
+        self.merged = gen
+        try:
+            os.remove(self._path(gen - 2, self.replica))
+        except OSError:
+            pass
+        if want == "lookahead":
+            return lookahead(self.C, self.M, self.mu)
+        C = [c.copy() for c in self.C]
+        return C if want == "current" else C + [m.copy() for m in self.M]
+
+
+def abort_files(folder: str, reason: str) -> None:
+    """Make every replica waiting in :class:`HotFiles` ``folder`` raise ``RuntimeError(reason)``."""
+    try:
+        tmp = os.path.join(folder, f"ABORT.{os.getpid()}.tmp")
+        with open(tmp, "w") as fh:
+            fh.write(str(reason))
+        os.replace(tmp, os.path.join(folder, "ABORT"))
+    except OSError:
+        pass

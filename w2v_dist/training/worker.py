@@ -27,7 +27,7 @@ from numba import njit
 from ..kernels import train_slice, train_slice_shared, warmup
 from . import shm
 from .encoded import part_info, part_offsets, part_words, release_large_arrays, slice_arrays
-from .hot import lookahead
+from .hot import HotFiles, lookahead
 
 _REPLICAS: dict[str, "Replica"] = {}
 _LOCK = threading.Lock()
@@ -75,6 +75,8 @@ class Replica:
     inflight: list = field(default_factory=list)
     pieces: dict = field(default_factory=dict)  # partitioned: owner -> per-matrix (rows, values)
     hot_ahead: list | None = None  # hot rows: the look-ahead of the last round's final merge (_train_hot)
+    hot_files: Any = None  # hot rows exchanged through files (hot.HotFiles), its own C and M
+    hot_pending: Any = None  # hot rows: the last round's last slice, sent and not yet taken (_train_hot)
 
 
 def _worker_address() -> str:
@@ -329,6 +331,7 @@ def _warm_rows() -> None:
     vals = np.zeros((0, 1), np.float32)
     _take_deltas(m, m.copy(), rows, vals.copy())
     _set_rows(m, m, rows, vals, True)
+    _add_back(m, m, rows, rows, vals)
     vals.setflags(write=False)  # update values mapped read-only from a file (shm.py)
     _set_rows(m, m, rows, vals, True)
 
@@ -353,14 +356,27 @@ def _apply_update(rep: Replica, update, update_round: int) -> int:
     rep.inflight = [x for x in rep.inflight if x[0] > update_round]
     for _, rows_s, deltas_s in rep.inflight:
         for m, b, (rows, _vals), rs, ds in zip(rep.mats, rep.bases, update, rows_s, deltas_s):
-            if rows.size == 0 or rs.size == 0:
-                continue
-            hit = np.isin(rs, rows, assume_unique=True)  # both sorted unique
-            if hit.any():
-                r = rs[hit]
-                m[r] += ds[hit]
-                b[r] += ds[hit]
+            if rows.size and rs.size:
+                _add_back(m, b, np.ascontiguousarray(rows, dtype=np.int64), rs, ds)
     return bytes_in
+
+
+@njit(nogil=True, cache=True)
+def _add_back(m, b, rows, rs, ds):  # pragma: no cover - compiled
+    """``m[r] += ds[i]`` and ``b[r] += ds[i]`` for every ``r = rs[i]`` also in ``rows`` (both int64,
+    sorted, unique: one merge pass; float32 rows)."""
+    D = m.shape[1]
+    j = 0
+    for i in range(rs.shape[0]):
+        r = rs[i]
+        while j < rows.shape[0] and rows[j] < r:
+            j += 1
+        if j == rows.shape[0]:
+            break
+        if rows[j] == r:
+            for c in range(D):
+                m[r, c] += ds[i, c]
+                b[r, c] += ds[i, c]
 
 
 def _keep_pieces(rep: Replica, owners) -> dict:
@@ -430,7 +446,10 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
     (waiting for the actor) and, when ``hot["report"]``, ``hot_values`` and ``hot_velocity`` (per
     matrix, the round's final hot rows ``C`` and block momentum ``M``, float32 [H_i, D]).
     ``hot["velocity"]`` (``M`` per matrix, given to a replica's first round): its look-ahead
-    ``C + hot["mu"] M`` for slice 0, as the uninterrupted run's replicas hold it.
+    ``C + hot["mu"] M`` for slice 0, as the uninterrupted run's replicas hold it.  ``hot["files"]``
+    (a folder, with ``hot["replicas"]``, K): every replica is on the driver's machine, so the
+    changes go through files there instead of the actor (:class:`~w2v_dist.training.hot.HotFiles`,
+    made in the replica's first round from its hot rows and ``hot["velocity"]``).
 
     Raises
     ------
@@ -443,8 +462,20 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
     replica = int(hot["replica"])
     if hot.get("velocity") is not None:  # a new replica (start, resume, recovery): the look-ahead of M
         rep.hot_ahead = lookahead([b[ix] for b, ix in zip(rep.bases, idx)], hot["velocity"], hot["mu"])
+        if hot.get("files"):  # every replica on the driver's machine: through files, its own C and M
+            rep.hot_files = HotFiles(hot["files"], hot["replicas"], replica, [b[ix] for b, ix in zip(rep.bases, idx)],
+                                     hot["velocity"], hot["mu"], first=gen0)
+    if hot.get("files"):
+        if rep.hot_files is None or rep.hot_files.folder != hot["files"]:
+            raise RuntimeError(f"hot rows: replica {replica} has no exchange in {hot['files']} (not created "
+                               f"with the job's block momentum)")
+        actor = rep.hot_files
     results, compute, wait, sent = [], 0.0, 0.0, 0
-    pending = None
+    sync_end = bool(hot.get("sync_end", True))
+    # (future, slice, want) of the last slice sent and not yet taken: the last round's, when it
+    # ended without waiting (overlapping rounds), is taken after this round's first slice
+    pending, rep.hot_pending = (None if hot.get("velocity") is not None else rep.hot_pending), None
+    state = None  # (C, M) after a round's last slice, for the driver (hot["report"])
 
     def get(fut, what):
         try:
@@ -466,32 +497,42 @@ def _train_hot(rep: Replica, parts, lo: int, hi: int, a0: float, a1: float, seed
         d = [m[ix] - b[ix] for m, b, ix in zip(rep.mats, rep.bases, idx)]
         sent += sum(x.nbytes for x in d)
         last = j == n - 1
-        fut = actor.exchange(gen0 + j, replica, d, want="state" if last else "lookahead")
+        sync = last and sync_end
+        want = "state" if last and (sync or hot.get("report")) else "lookahead"
+        fut = actor.exchange(gen0 + j, replica, d, want=want)
         if pending is not None:
-            ahead = get(pending, gen0 + j - 1)
+            p_fut, p_gen, p_want = pending
+            got = get(p_fut, p_gen)
+            if p_want == "state":  # the last round's last slice, sent without waiting: C then M
+                state = (got[:len(idx)], got[len(idx):])
+                ahead = lookahead(*state, hot["mu"])
+            else:
+                ahead = got
         else:  # slice 0: the look-ahead of the last round's final merge (none in a new replica)
             ahead = rep.hot_ahead
-        if not last:  # the merged rows of slice j - 1 (look-ahead), plus this replica's change of slice j
+        if not sync:  # the merged rows of slice j - 1 (look-ahead), plus this replica's change of slice j
             for m, b, ix, dd, a in zip(rep.mats, rep.bases, idx, d, ahead or [None] * len(idx)):
                 v = m[ix] if a is None else a + dd  # (the actor's arrays may be read-only or shared: never written)
                 m[ix] = v
                 b[ix] = v
-        pending = fut
-        if last:
+            pending = (fut, gen0 + j, want)
+        else:  # every replica ends the round with the same hot rows C
             got = get(fut, gen0 + j)
             for m, b, ix, v in zip(rep.mats, rep.bases, idx, got[:len(idx)]):
                 m[ix] = v
                 b[ix] = v
-            velocity = got[len(idx):]
-            rep.hot_ahead = lookahead(got[:len(idx)], velocity, hot["mu"])
+            state = (got[:len(idx)], got[len(idx):])
+            rep.hot_ahead = lookahead(*state, hot["mu"])
+            pending = None
         wait += time.perf_counter() - t
+    rep.hot_pending = pending
     for flags in rep.touched:
         for f, ix in zip(flags, idx):
             f[ix] = 0
     stats = {"hot_syncs": n, "hot_bytes_sent": int(sent), "hot_wait_seconds": wait}
-    if hot.get("report"):
-        stats["hot_values"] = [m[ix].copy() for m, ix in zip(rep.mats, idx)]
-        stats["hot_velocity"] = [np.array(v, dtype=np.float32) for v in velocity]
+    if hot.get("report") and state is not None:
+        stats["hot_values"] = [np.array(v, dtype=np.float32) for v in state[0]]
+        stats["hot_velocity"] = [np.array(v, dtype=np.float32) for v in state[1]]
     return results, compute, stats
 
 
@@ -536,16 +577,19 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         ``rows``/``deltas``: per matrix, the changed rows (int64 [n]) and their change during
         the round (float32 [n, D]); ``raw_words``,
         ``effective_words`` (int), ``loss`` (float, summed over pairs), ``compute_seconds``,
-        ``bytes_in`` (update bytes received); with ``hot``, ``hot_syncs``, ``hot_bytes_sent``,
+        ``bytes_in`` (update bytes received), ``apply_seconds`` (applying ``update``), with the
+        changed rows returned ``task_seconds`` (the whole call, seconds); with ``hot``, ``hot_syncs``, ``hot_bytes_sent``,
         ``hot_wait_seconds`` and maybe ``hot_values``, ``hot_velocity`` (:func:`_train_hot`); with ``owners``, ``rows``/``deltas`` are None and
         ``changed_rows`` (per matrix) and ``piece_bytes`` (per owner) are given.
     """
     rep = _REPLICAS.get(_key(job_id))
     if rep is None:  # e.g. the worker process was restarted: the driver re-creates replicas
         raise RuntimeError(f"no replica of {job_id} on {_worker_address()}")
+    t_task = time.perf_counter()
     bytes_in = 0
     for u, upd in zip(spec.get("update_rounds", []), update or []):
         bytes_in += _apply_update(rep, upd, u)
+    t_applied = time.perf_counter()
     for flags in rep.touched:
         for f in flags:
             f[:] = 0
@@ -563,6 +607,7 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         "loss": sum(r[2] for r in results),
         "compute_seconds": compute,
         "bytes_in": bytes_in,
+        "apply_seconds": t_applied - t_task,
         **hot_stats,
     }
     if not spec.get("collect", True):
@@ -584,8 +629,10 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         rep.inflight.append((int(spec["round"]), rows_out, deltas_out))
     if spec.get("shm_stem"):  # the driver is on this machine: by file name, not through Dask
         try:
-            return {"rows": None, "deltas": None, "files": shm.write(spec["shm_stem"], rows_out + deltas_out),
-                    **stats}
+            files = shm.write(spec["shm_stem"], rows_out + deltas_out)
+            stats["task_seconds"] = time.perf_counter() - t_task
+            return {"rows": None, "deltas": None, "files": files, **stats}
         except OSError:  # e.g. the folder is full: through Dask
             pass
+    stats["task_seconds"] = time.perf_counter() - t_task
     return {"rows": rows_out, "deltas": deltas_out, **stats}
