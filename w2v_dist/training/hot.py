@@ -42,8 +42,9 @@ Where.  One :class:`HotRows` actor on a worker serves every replica, through Das
 replica is on the driver's machine (and ``exchange = "auto"``), :class:`HotFiles` instead: each
 replica writes its change of a slice as a file in shared memory and merges the K files itself,
 with the actor's arithmetic, so no worker process does the others' merging while it trains
-(2 workers on this 2-core machine: the overhead of a round, SG-NS, from about 33% to 31%; with
-overlapping rounds and the last slice taken late, 19%: benchmarks/README.md).  The cold rows are
+(2 workers on a 2-core machine, SG-NS: about 33% of a round outside the kernels through the
+actor, 30% through files; with overlapping rounds 17-25%, at the same words a second there:
+benchmarks/README.md).  The cold rows are
 merged by the configured rule (``merge``; ``"auto"``, the default, sums them, as the simulation
 did: scaled-sum's damping of the mid-frequency rows cost WordSim-353 points there and on the whole
 corpus).
