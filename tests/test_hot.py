@@ -11,7 +11,7 @@ import pytest
 from w2v_dist.config import Config
 from w2v_dist.errors import ConfigError
 from w2v_dist.training import worker as W
-from w2v_dist.training.driver import initial_weights, training_tables
+from w2v_dist.training.driver import SUM_ROUND_WORDS, initial_weights, training_tables
 from w2v_dist.training.hot import HotFiles, HotRows, abort_files, choose_hot_rows
 
 
@@ -216,6 +216,10 @@ def test_hot_rows_on_a_cluster_report_what_travelled(small_corpus):
     with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
         res = w2v_dist.train([str(small_corpus)], client=client, hot_rows=40, hot_subrounds=3, **common)
         off = w2v_dist.train([str(small_corpus)], client=client, hot_rows=0, **common).metrics
+        # rounds longer than SUM_ROUND_WORDS: the cold rows' sum diverged at 8 replicas, auto damps them
+        long = w2v_dist.train([str(small_corpus)], client=client, hot_rows=40, hot_subrounds=3,
+                              **dict(common, sync_total=SUM_ROUND_WORDS + 2)).metrics
+    assert long["merge"] == "scaled-sum" and long["hot_rows"] == [40, 40, 0]
     m = res.metrics
     assert m["hot_rows"] == [40, 40, 0] and m["hot_subrounds"] == 3
     per_slice = 2 * 40 * 8 * 4  # syn0 and syn1neg, float32

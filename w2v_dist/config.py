@@ -102,7 +102,7 @@ class Config:
     hot_rows: int = _f(1000, "with one replica per worker merged every round: the rows of each matrix with the most updates (the most frequent words) are merged by block momentum hot_subrounds times a round (through files in shared memory when every worker is on the driver's machine and exchange=auto, else through a Dask actor), overlapped with training, the rest once a round by merge (0: every row once a round)", "train")
     hot_subrounds: int = _f(5, "hot-row exchanges per round (each after round words / hot_subrounds words of every worker)", "train")
     hot_timeout: float = _f(600.0, "seconds a replica waits for the other replicas' hot rows before its round fails", "train")
-    merge: str = _f("auto", "merge rule for the replicas' changes (with hot_rows, of the cold rows): auto (sum with hot rows, else scaled-sum), scaled-sum, sum, mean or touched-mean", "train")
+    merge: str = _f("auto", "merge rule for the replicas' changes (with hot_rows, of the cold rows): auto (sum with hot rows and rounds of at most 200,000 words of all workers, else scaled-sum), scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
     encoded_cache: str = _f("disk", "where each worker keeps its encoded shards between rounds: disk (.npy files in the worker's local directory, read per round; memory stays vocabulary-sized) or memory (about 4.4 bytes a token)", "cluster")
     max_failures: int = _f(3, "lost workers (or failed rounds) survived by redoing the round before giving up", "cluster")

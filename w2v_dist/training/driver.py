@@ -110,6 +110,11 @@ class TrainResult:
     central: Any = None
 
 
+SUM_ROUND_WORDS = 200_000
+"""With hot rows, ``merge="auto"`` sums the cold rows only when a round is at most this many words of
+all workers together (the default ``sync_total``); longer rounds get scaled-sum."""
+
+
 def phrase_model_for(config: Config, shards, storage_options: dict | None, client, progress: bool = False,
                      keep_partitions: list | None = None):
     """The phrase model a job applies: ``config.phrase_model`` read, else learned (or None).
@@ -852,12 +857,15 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
     # progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
     merging = K > 1 and not shared  # several replicas, merged every round
-    # merge="auto": the cold rows summed when the hot rows are merged apart (they rarely collide; the
-    # damping of scaled-sum cost WordSim-353 points there, benchmarks/README.md "Hot rows"), else scaled-sum
-    merge_name = config.merge if config.merge != "auto" else (
-        "sum" if merging and part is None and config.hot_rows > 0 else "scaled-sum")
-    mg = {"name": merge_name, "fn": get_merge_rule(merge_name)}  # (hot rows off after a loss: scaled-sum)
     round_words = config.round_words(K) if merging else max(config.round_words(K), config.solo_round // K)
+    # merge="auto": the cold rows summed when the hot rows are merged apart and a round is at most
+    # SUM_ROUND_WORDS words of all workers (they rarely collide; the damping of scaled-sum cost
+    # WordSim-353 points there), else scaled-sum: summed over rounds of 800,000 words, 8 replicas'
+    # cold rows overshoot and SG-NS collapses (benchmarks/README.md, "Hot rows")
+    merge_name = config.merge if config.merge != "auto" else (
+        "sum" if merging and part is None and config.hot_rows > 0 and round_words * K <= SUM_ROUND_WORDS
+        else "scaled-sum")
+    mg = {"name": merge_name, "fn": get_merge_rule(merge_name)}  # (hot rows off after a loss: scaled-sum)
     R = max(1, math.ceil(max(W_k.values()) / round_words))
     n_updates = None
     if merging:  # expected updates a round: row scales of scaled-sum, and which rows are hot
