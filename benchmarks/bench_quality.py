@@ -79,7 +79,7 @@ def table(rows: list[dict]) -> str:
              "| hot-row MB a round (each way) | sync overhead | analogy % | WS-353 | SimLex-999 "
              "| difference from 1 worker (points) | wall s |",
              "| --- | ---: | --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |"]
-    for r in sorted(rows, key=lambda r: (r["model"], r["interval"], r["workers"], r["seed"])):
+    for r in sorted(rows, key=lambda r: (r["model"], list(r.get("sets") or []), r["interval"], r["workers"], r["seed"])):
         e = r["evaluation"]
         diff = ""
         if r["model"] in base:
@@ -87,7 +87,8 @@ def table(rows: list[dict]) -> str:
             diff = " / ".join(f"{100 * (e[m] - means[m]):+.1f}" for m, _, _ in MEASURES)
         mb = (f"{r['bytes_to_driver_per_round'] / 1e6:.1f} / {r['bytes_from_driver_per_round'] / 1e6:.1f}"
               if r["workers"] > 1 else "none")
-        lines.append(f"| {r['model']} | {r['workers']} | x{r['interval']:g} | {r['seed']} | {r['rounds']} | "
+        name = r["model"] + (f" ({', '.join(r['sets'])})" if r.get("sets") else "")  # --set runs
+        lines.append(f"| {name} | {r['workers']} | x{r['interval']:g} | {r['seed']} | {r['rounds']} | "
                      f"{r['round_words']:,} | {mb} | "
                      f"{r.get('hot_bytes_per_round', 0) / 1e6:.1f} | "
                      f"{100 * r['round_overhead_fraction']:.0f}% | "
