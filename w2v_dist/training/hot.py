@@ -106,6 +106,36 @@ def lookahead(C: Sequence[np.ndarray], M: Sequence[np.ndarray], mu) -> list[np.n
     return [c + mu * m for c, m in zip(C, M)]
 
 
+def bmuf_step(C: Sequence[np.ndarray], M: Sequence[np.ndarray], deltas_sum: Sequence[np.ndarray], replicas: int,
+              mu) -> None:
+    """One BMUF step in place (Chen and Huo 2016, block learning rate 1): ``M <- mu M + G`` and
+    ``C <- C + M`` with ``G = deltas_sum / K``; float32 [H_i, D] per matrix.  The one arithmetic of
+    :class:`HotRows` and :class:`HotFiles`, so both give the same rows bit for bit."""
+    inv = np.float32(1.0 / replicas)
+    mu = np.float32(mu)
+    for c, m, s in zip(C, M, deltas_sum):
+        m *= mu
+        m += s * inv
+        c += m
+
+
+def _check_changes(deltas: Sequence[np.ndarray], C: Sequence[np.ndarray], want: str) -> None:
+    """ValueError unless ``deltas`` has the hot rows' shapes and ``want`` is a known answer."""
+    if want not in ("lookahead", "current", "state"):
+        raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or state")
+    if len(deltas) != len(C) or any(np.shape(d) != c.shape for d, c in zip(deltas, C)):
+        raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
+                         f"expected {[c.shape for c in C]}")
+
+
+def _answer(C: Sequence[np.ndarray], M: Sequence[np.ndarray], mu, want: str) -> list:
+    """What :meth:`HotRows.exchange` returns for ``want``, from ``C`` and ``M`` (arrays the caller
+    will not change: the lists are returned as they are for ``current`` and ``state``)."""
+    if want == "lookahead":
+        return lookahead(C, M, mu)
+    return list(C) if want == "current" else list(C) + list(M)
+
+
 class HotRows:
     """The central copy of the hot rows, merged by block momentum (a Dask actor, one per job).
 
@@ -144,11 +174,7 @@ class HotRows:
 
     def merge(self, deltas_sum: Sequence[np.ndarray]) -> None:
         """One BMUF step from the sum of the K replicas' changes (float32 [H_i, D] per matrix)."""
-        inv = np.float32(1.0 / self.K)
-        for c, m, s in zip(self.C, self.M, deltas_sum):
-            m *= self.mu
-            m += s * inv
-            c += m
+        bmuf_step(self.C, self.M, deltas_sum, self.K, self.mu)
 
     async def exchange(self, gen: int, replica: int, deltas: Sequence[np.ndarray], want: str = "lookahead") -> list:
         """Add one replica's change of slice ``gen``; return the hot rows after that slice's merge.
@@ -180,13 +206,9 @@ class HotRows:
         gen = int(gen)
         if self.aborted:
             raise RuntimeError(f"hot rows: {self.aborted}")
-        if want not in ("lookahead", "current", "state"):
-            raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or state")
+        _check_changes(deltas, self.C, want)
         if gen <= self.merged:  # a stale task of a failed round (RuntimeError: the round is redone)
             raise RuntimeError(f"hot rows: slice {gen} was merged already (last merged {self.merged})")
-        if len(deltas) != len(self.C) or any(np.shape(d) != c.shape for d, c in zip(deltas, self.C)):
-            raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
-                             f"expected {[c.shape for c in self.C]}")
         if not 0 <= int(replica) < self.K:
             raise ValueError(f"hot rows: replica {replica} of {self.K}")
         got = self._acc.setdefault(gen, [None] * self.K)
@@ -206,9 +228,7 @@ class HotRows:
         C, M = await fut
         if gen in self._done and self._waiters_done(gen):
             del self._done[gen]
-        if want == "lookahead":
-            return lookahead(C, M, self.mu)
-        return C if want == "current" else C + M
+        return _answer(C, M, self.mu, want)
 
     def _waiters_done(self, gen: int) -> bool:
         # count the replicas that have read slice ``gen``; the last one frees its future
@@ -266,7 +286,7 @@ class HotFiles:
     Slices must be taken (``exchange(...).result()``) in the order they were sent, each once;
     a replica deletes its file of slice ``gen - 2`` once it has seen every file of ``gen`` (every
     other replica has then taken ``gen - 2``: it reads a slice only after sending the next).
-    :meth:`abort` (the driver, when a round fails) makes every wait raise ``RuntimeError``.
+    :func:`abort_files` (the driver, when a round fails) makes every wait raise ``RuntimeError``.
     """
 
     POLL_SECONDS = (5e-5, 1e-3)  # the first and the longest sleep between looks for a missing file
@@ -300,11 +320,7 @@ class HotFiles:
         gen = int(gen)
         if int(replica) != self.replica:
             raise ValueError(f"hot rows: replica {replica} sent through replica {self.replica}'s exchange")
-        if want not in ("lookahead", "current", "state"):
-            raise ValueError(f"hot rows: want={want!r}, expected lookahead, current or state")
-        if len(deltas) != len(self.C) or any(np.shape(d) != c.shape for d, c in zip(deltas, self.C)):
-            raise ValueError(f"hot rows: changes of shapes {[np.shape(d) for d in deltas]}, "
-                             f"expected {[c.shape for c in self.C]}")
+        _check_changes(deltas, self.C, want)
         stacked = np.concatenate([np.asarray(d, dtype=np.float32) for d in deltas], axis=0)
         path = self._path(gen, self.replica)
         tmp = f"{path}.{os.getpid()}.tmp"
@@ -330,25 +346,18 @@ class HotFiles:
                 raise TimeoutError(f"slice {gen}: {sum(not os.path.exists(p) for p in paths)} replica(s) missing")
             time.sleep(nap)
             nap = min(2 * nap, self.POLL_SECONDS[1])
-        total = None
-        for p in paths:  # the sum in replica order, as the actor's
-            x = load_npy(p)
-            total = np.array(x, dtype=np.float32, copy=True) if total is None else total.__iadd__(x)
-        parts = np.split(total, np.cumsum(self.sizes)[:-1], axis=0)
-        inv = np.float32(1.0 / self.K)
-        for c, m, s in zip(self.C, self.M, parts):  # HotRows.merge
-            m *= self.mu
-            m += s * inv
-            c += m
+        total = np.array(load_npy(paths[0]), dtype=np.float32)
+        for p in paths[1:]:  # the sum in replica order, as the actor's
+            total += load_npy(p)
+        bmuf_step(self.C, self.M, np.split(total, np.cumsum(self.sizes)[:-1], axis=0), self.K, self.mu)
         self.merged = gen
         try:
             os.remove(self._path(gen - 2, self.replica))
         except OSError:
             pass
-        if want == "lookahead":
-            return lookahead(self.C, self.M, self.mu)
-        C = [c.copy() for c in self.C]
-        return C if want == "current" else C + [m.copy() for m in self.M]
+        if want == "lookahead":  # new arrays; the others are copies: C and M change with the next slice
+            return _answer(self.C, self.M, self.mu, want)
+        return _answer([c.copy() for c in self.C], [m.copy() for m in self.M], self.mu, want)
 
 
 def abort_files(folder: str, reason: str) -> None:

@@ -627,12 +627,10 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         rows_out.append(rows)
     if spec.get("keep_inflight"):
         rep.inflight.append((int(spec["round"]), rows_out, deltas_out))
+    out = {"rows": rows_out, "deltas": deltas_out}
     if spec.get("shm_stem"):  # the driver is on this machine: by file name, not through Dask
         try:
-            files = shm.write(spec["shm_stem"], rows_out + deltas_out)
-            stats["task_seconds"] = time.perf_counter() - t_task
-            return {"rows": None, "deltas": None, "files": files, **stats}
+            out = {"rows": None, "deltas": None, "files": shm.write(spec["shm_stem"], rows_out + deltas_out)}
         except OSError:  # e.g. the folder is full: through Dask
             pass
-    stats["task_seconds"] = time.perf_counter() - t_task
-    return {"rows": rows_out, "deltas": deltas_out, **stats}
+    return {**out, **stats, "task_seconds": time.perf_counter() - t_task}
