@@ -101,6 +101,7 @@ class Config:
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later, and with hot_rows a round's last hot-row exchange is taken one slice late like the others (hides merge, transfer and waiting time; costs some quality at the same sync_every)", "train")
     hot_rows: int = _f(1000, "with one replica per worker merged every round: the rows of each matrix with the most updates (the most frequent words) are merged by block momentum hot_subrounds times a round (through files in shared memory when every worker is on the driver's machine and exchange=auto, else through a Dask actor), overlapped with training, the rest once a round by merge (0: every row once a round)", "train")
     hot_subrounds: int = _f(5, "hot-row exchanges per round (each after round words / hot_subrounds words of every worker)", "train")
+    rare_every: int = _f(8, "with one replica per worker merged every round: a changed row expected to get n < rare_every updates in a replica's round (a rarer word's row) is sent to the driver every min(rare_every, rare_every / n) rounds, its changes adding up on the replica meanwhile, and every changed row before an epoch starts, a checkpoint is written and at the end (1: every changed row every round)", "train")
     hot_timeout: float = _f(600.0, "seconds a replica waits for the other replicas' hot rows before its round fails", "train")
     merge: str = _f("auto", "merge rule for the replicas' changes (with hot_rows, of the cold rows): auto (sum with hot rows and rounds of at most 200,000 words of all workers, else scaled-sum), scaled-sum, sum, mean or touched-mean", "train")
     central_partition_bytes: int | None = _f(2**30, "above this many bytes of central matrices (V x D float32 each) the central copy is partitioned by row ranges across the workers, never held by the driver (0: always)", "cluster")
@@ -176,6 +177,8 @@ class Config:
                      "workers", "sync_total", "restrict_vocab", "blocksize", "hot_subrounds"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
+        if not 1 <= self.rare_every <= 255:
+            bad("rare_every", "must be in [1, 255] rounds")
         if not self.hot_timeout > 0:
             bad("hot_timeout", "must be > 0 seconds")
         if self.central_partition_bytes is not None and self.central_partition_bytes < 0:

@@ -27,7 +27,10 @@ reads the model from the files at checkpoints and at the end; a lost worker send
 the last checkpoint (or the start), as with one worker.  With one worker elsewhere, or
 ``replicas = "worker"``, each worker keeps its own replica, merged every round; the ``hot_rows``
 most-updated rows of each matrix are merged apart, by block momentum, ``hot_subrounds`` times a
-round through a Dask actor, overlapped with training (:mod:`w2v_dist.training.hot`).
+round through a Dask actor, overlapped with training (:mod:`w2v_dist.training.hot`); of the other
+rows, those expected to get fewer than ``rare_every`` updates in a replica's round are sent every
+few rounds (:func:`~w2v_dist.training.merge.row_periods`, :func:`worker._due_rows`), all of them
+before an epoch starts, a checkpoint is written and at the end.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
 row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
@@ -69,7 +72,7 @@ from . import partition as P
 from . import shm
 from . import worker as W
 from .hot import HOT_VELOCITY, HotRows, abort_files, choose_hot_rows, default_momentum
-from .merge import get_merge_rule
+from .merge import get_merge_rule, row_periods
 
 log = logging.getLogger("w2v_dist")
 
@@ -892,6 +895,13 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             tables.update({f"hot{i}": h for i, h in enumerate(hot_rows)})
     elif K > 1 and part is not None and config.hot_rows > 0:
         log.info("hot rows are not used with a partitioned central copy: every row is merged once a round")
+    # Rare rows less often (rare_every = P): a row expected to get n < P updates in a replica's
+    # round is sent every min(P, floor(P / n)) rounds, when its changes add up to about P updates;
+    # such rows are most of a round's bytes (every noise draw touches a syn1neg row).  Every changed row is sent before an epoch starts, a
+    # checkpoint is written and at the end (``flush``).
+    periods = row_periods(n_updates, config.rare_every, [m.shape[0] for m in mats]) \
+        if merging and part is None and config.rare_every > 1 else []
+    tables.update({f"period{i}": p for i, p in enumerate(periods) if p is not None})
 
     def alpha_at(p: int) -> float:
         return max(config.min_alpha, config.alpha - (config.alpha - config.min_alpha) * p / total)
@@ -943,6 +953,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     def words_of(s_: int) -> int:
         return sum(hi - lo for lo, hi in (slice_of(k, s_) for k in range(K)))
 
+    def boundary(s_: int) -> bool:
+        """Round ``s_`` starts an epoch or follows a checkpoint due by ``checkpoint_every``."""
+        return s_ % R == 0 or bool(config.checkpoint_every and s_ % config.checkpoint_every == 0)
+
+    flushed: set[int] = set()  # rounds that sent every changed row (rare_every), checkpoints after them
+
     def drained(s_: int) -> bool:
         """Round ``s_`` starts from the full merge of round ``s_ - 1`` (no overlap)."""
         return lag == 1 or s_ % R == 0 or bool(config.checkpoint_every and s_ % config.checkpoint_every == 0)
@@ -954,11 +970,16 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         next_update[0] += len(ups)
         got = [sent_updates.pop(u) for u in ups]  # released here, not cancelled: the tasks hold them
         prev = submitted.get(s_ - 1)
+        flush = s_ + 1 >= n_rounds or boundary(s_ + 1) or bool(
+            config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
+        if flush:
+            flushed.add(s_)
         out = []
         for k in range(K):
             lo, hi = slice_of(k, s_)
             spec = {"word_lo": lo, "word_hi": hi, "alpha_start": a0_,
                     "alpha_end": a1_, "collect": merging, "round": s_, "update_rounds": ups,
+                    "flush": flush,
                     "keep_inflight": lag > 1,
                     "shm_stem": os.path.join(shm_dir, f"x{s_}-{k}-{failures}") if hosts[k] in shm_hosts else None,
                     "seed": (config.seed * 1_000_003 + s_ * 7919 + k * 104_729) & 0xFFFFFFFFFFFF}
@@ -1152,7 +1173,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     recover(pending)
                     pending = None
                 due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
-                    config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
+                    config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes
+                    and (not periods or r - 1 in flushed))  # rare_every: after a round that sent every row
                 if due and r < n_rounds:
                     if not merging and part is None:  # the model lives in the replica(s): fetch it
                         try:
@@ -1238,6 +1260,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "shared_replica": bool(shared),
         "hot_rows": [int(h.size) for h in hot["rows"]] if hot else [0, 0, 0],
         "hot_subrounds": hot["subrounds"] if hot else 0,
+        "rare_every": int(config.rare_every) if periods else 1,
         "merge": mg["name"],
         "round_overhead_fraction": max(0.0, 1.0 - compute / train_seconds) if train_seconds > 0 else 0.0,
         "loss": [s["loss"] for s in round_stats],

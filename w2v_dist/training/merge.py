@@ -191,6 +191,42 @@ def expected_updates(counts: np.ndarray, keep_prob: np.ndarray, words_per_round:
     return [syn0, syn1neg, syn1]
 
 
+def row_periods(n_updates: Sequence[np.ndarray] | None, rare_every: int, sizes: Sequence[int]) -> list:
+    """Rounds between two sends of each row to the driver (``rare_every``), per matrix.
+
+    With ``P = rare_every``, a row expected to get ``n`` updates in a replica's round
+    (:func:`expected_updates`) is sent every ``min(P, floor(P / n))`` rounds (at least 1): a row
+    with ``n >= P`` every round, a rarer one once its changes add up to about ``P`` updates, and
+    at least every ``P`` rounds.  Rare rows rarely collide between replicas
+    (``../shared/evidence/averaging.md``, the per-row diagnostic), so sending them late costs
+    little, and they are most of a round's rows: every noise draw touches a syn1neg row.
+
+    Parameters
+    ----------
+    n_updates : per matrix, float [rows], or None (no merging: returns [])
+    rare_every : int in [1, 255]
+    sizes : rows of each matrix; a matrix of one row (the dummy of an unused one), or whose
+        ``n_updates`` has another length, gets None (every changed row every round).
+
+    Returns
+    -------
+    list of uint8 arrays [rows] (values in ``[1, rare_every]``) or None, one per matrix.
+    """
+    if n_updates is None:
+        return []
+    P = int(rare_every)
+    out = []
+    for n, size in zip(n_updates, sizes):
+        n = np.asarray(n, dtype=np.float64)
+        if size <= 1 or n.size != size:
+            out.append(None)
+            continue
+        with np.errstate(divide="ignore", over="ignore"):
+            p = np.floor(np.where(n > 0, P / np.maximum(n, 1e-300), np.inf))
+        out.append(np.clip(p, 1, P).astype(np.uint8))
+    return out
+
+
 def row_scales(n_updates: np.ndarray, alpha: float, replicas: int, c: float = 0.1) -> np.ndarray:
     """Per-row damping of the summed deltas: from the sum (rare rows) to the mean (busy rows).
 

@@ -52,13 +52,17 @@ class Replica:
         copy (:mod:`w2v_dist.training.partition`): the replica sends new values, split by owner.
     touched : list (per thread) of lists (per matrix) of uint8 arrays
         Rows each thread changed during the round.
+    unsent : list of uint8 arrays [rows] per matrix, or None
+        Rows changed and not yet sent to the driver (``rare_every`` > 1: a rare row is sent every
+        ``tables["period<i>"][row]`` rounds; its change ``mats - bases`` adds up meanwhile).
     inflight : list of (round, rows, deltas)
         With overlapping rounds: the changes this replica sent that the central copy it last
         received does not hold yet (rows int64 [n] and deltas float32 [n, D] per matrix).
     tables : dict
         ``keep_prob`` uint32 [V], ``cum_table`` int64 [V], ``points`` int32 [V, L],
         ``codes`` uint8 [V, L], ``codelens`` int32 [V] (see :mod:`w2v_dist.vocab`,
-        :mod:`w2v_dist.kernels.huffman`).
+        :mod:`w2v_dist.kernels.huffman`); with hot rows ``hot<i>`` int64 (the hot rows of matrix
+        i); with ``rare_every`` > 1 ``period<i>`` uint8 [rows] (rounds between sends of a row).
     params : dict
         ``sg``, ``cbow_mean``, ``window``, ``negative``, ``hs``, ``compute_loss``,
         ``shared_negatives`` (0 or absent: exact :func:`train_slice`; N >= 1: fast mode,
@@ -77,6 +81,7 @@ class Replica:
     hot_ahead: list | None = None  # hot rows: the look-ahead of the last round's final merge (_train_hot)
     hot_files: Any = None  # hot rows exchanged through files (hot.HotFiles), its own C and M
     hot_pending: Any = None  # hot rows: the last round's last slice, sent and not yet taken (_train_hot)
+    unsent: list | None = None  # per matrix, uint8 [rows]: changed rows not yet sent (rare_every)
 
 
 def _worker_address() -> str:
@@ -313,15 +318,36 @@ def _take_deltas(m, b, rows, out):  # pragma: no cover - compiled
 
 @njit(nogil=True, cache=True)
 def _set_rows(m, b, rows, vals, with_base):  # pragma: no cover - compiled
-    """``m[rows[i]] = vals[i]`` and, ``with_base``, ``b[rows[i]] = vals[i]``: one read of ``vals``."""
+    """``m[rows[i]] = vals[i]``; ``with_base``: ``m[r] = vals[i] + (m[r] - b[r])`` and ``b[r] = vals[i]``,
+    so a change this replica has not sent yet (``rare_every``) stays on top of the new central row
+    (``m[r] - b[r]`` is 0.0 for every sent or untouched row, which then gets ``vals[i]`` exactly)."""
     D = m.shape[1]
     for i in range(rows.shape[0]):
         r = rows[i]
         for j in range(D):
             v = vals[i, j]
-            m[r, j] = v
             if with_base:
+                m[r, j] = v + (m[r, j] - b[r, j])
                 b[r, j] = v
+            else:
+                m[r, j] = v
+
+
+@njit(nogil=True, cache=True)
+def _due_rows(unsent, touched, period, rnd, flush):  # pragma: no cover - compiled
+    """Rows to send this round: ``unsent |= touched``, then every unsent row ``r`` with
+    ``flush`` or ``(rnd + r) % period[r] == 0`` (int64, ascending), cleared from ``unsent``.
+    The phase ``rnd + r`` spreads the rows of one period evenly over its rounds."""
+    out = np.empty(unsent.shape[0], dtype=np.int64)
+    n = 0
+    for r in range(unsent.shape[0]):
+        if touched[r]:
+            unsent[r] = 1
+        if unsent[r] and (flush or (rnd + r) % period[r] == 0):
+            out[n] = r
+            n += 1
+            unsent[r] = 0
+    return out[:n].copy()
 
 
 def _warm_rows() -> None:
@@ -330,10 +356,11 @@ def _warm_rows() -> None:
     rows = np.zeros(0, np.int64)
     vals = np.zeros((0, 1), np.float32)
     _take_deltas(m, m.copy(), rows, vals.copy())
-    _set_rows(m, m, rows, vals, True)
+    _set_rows(m, m.copy(), rows, vals, True)
     _add_back(m, m, rows, rows, vals)
+    _due_rows(np.zeros(1, np.uint8), np.zeros(1, np.uint8), np.ones(1, np.uint8), 0, False)
     vals.setflags(write=False)  # update values mapped read-only from a file (shm.py)
-    _set_rows(m, m, rows, vals, True)
+    _set_rows(m, m.copy(), rows, vals, True)
 
 
 def _apply_update(rep: Replica, update, update_round: int) -> int:
@@ -559,6 +586,8 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
         ``report``, ``velocity``): exchange the
         hot rows with the other replicas ``subrounds`` times during the round (:func:`_train_hot`,
         :mod:`w2v_dist.training.hot`); the returned deltas then hold the cold rows only.
+        ``flush`` (bool, default True): with ``period<i>`` tables (``rare_every``), send every
+        changed row not sent yet; otherwise only those due this ``round`` (:func:`_due_rows`).
     update : list or None
         The merges not yet applied, in order, one per round of ``spec["update_rounds"]``: per
         matrix (:data:`MATRICES` order) ``(rows int64 [n], values float32 [n, D])``, the central
@@ -615,9 +644,16 @@ def train_round(job_id: str, spec: dict, update, *parts, after=None) -> dict[str
     if rep.bases is None:  # partitioned central copy: new values of the changed rows, kept here by owner
         return {**stats, **_keep_pieces(rep, spec["owners"])}
     rows_out, deltas_out = [], []
+    periods = [rep.tables.get(f"period{i}") for i in range(len(rep.mats))]
+    if rep.unsent is None and any(p is not None for p in periods):
+        rep.unsent = [np.zeros(m.shape[0], dtype=np.uint8) for m in rep.mats]
     for i, (m, b) in enumerate(zip(rep.mats, rep.bases)):
         touched = np.bitwise_or.reduce([flags[i] for flags in rep.touched])
-        rows = np.flatnonzero(touched).astype(np.int64)
+        if periods[i] is not None:  # rare rows every few rounds (rare_every), all of them when flushing
+            rows = _due_rows(rep.unsent[i], touched, periods[i], int(spec.get("round", 0)),
+                             bool(spec.get("flush", True)))
+        else:
+            rows = np.flatnonzero(touched).astype(np.int64)
         # the change m - b of each touched row; then, until the driver says otherwise, the
         # central copy holds our own change (exact for every rule with one replica; with
         # several, the next update overwrites these rows): b = m
