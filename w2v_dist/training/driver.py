@@ -897,8 +897,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         log.info("hot rows are not used with a partitioned central copy: every row is merged once a round")
     # Rare rows less often (rare_every = P): a row expected to get n < P updates in a replica's
     # round is sent every min(P, floor(P / n)) rounds, when its changes add up to about P updates;
-    # such rows are most of a round's bytes (every noise draw touches a syn1neg row).  Every changed row is sent before an epoch starts, a
-    # checkpoint is written and at the end (``flush``).
+    # such rows are most of a round's bytes at 8 workers (benchmarks/README.md, "Rare rows").
+    # Every changed row is sent before an epoch starts, a checkpoint is written and at the end
+    # (``flush``), so checkpoints and outputs hold every change.
     periods = row_periods(n_updates, config.rare_every, [m.shape[0] for m in mats]) \
         if merging and part is None and config.rare_every > 1 else []
     tables.update({f"period{i}": p for i, p in enumerate(periods) if p is not None})
