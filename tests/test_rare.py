@@ -12,6 +12,8 @@ from w2v_dist.training import worker as W
 from w2v_dist.training.driver import initial_weights, training_tables
 from w2v_dist.training.merge import row_periods
 
+from test_hot import _corpus  # tests/ is on sys.path
+
 
 def test_row_periods_send_about_rare_every_updates_at_a_time():
     n = np.array([0.0, 0.1, 0.5, 1.0, 3.0, 4.0, 7.9, 8.0, 50.0])
@@ -48,22 +50,12 @@ def test_due_rows_match_a_python_reference():
     assert sent_ever == touched_ever and not unsent.any()  # the last flush leaves nothing behind
 
 
-def _corpus(seed=0, V=400, N=30_000, L=20):
-    rng = np.random.default_rng(seed)
-    p = 1.0 / np.arange(1, V + 1)
-    ids = rng.choice(V, size=N, p=p / p.sum()).astype(np.int32)
-    counts = np.bincount(ids, minlength=V).astype(np.int64)
-    order = np.argsort(-counts, kind="stable")
-    ids = np.argsort(order).astype(np.int32)[ids]
-    return ids, np.arange(0, N + 1, L, dtype=np.int64), counts[order]
-
-
 def test_a_replica_holding_rare_rows_back_trains_the_same_model():
     """One replica, 6 rounds, the driver's sum merge by hand (central += deltas; the merged rows
     back next round).  With periods the replica sends fewer rows in the middle rounds, keeps the
     rest as ``mats - bases`` on top of the central rows it receives, and after the last round
     (a flush) the central copy is the one of the run that sent every row, up to float rounding."""
-    ids, offsets, counts = _corpus()
+    ids, offsets, counts = _corpus(V=400, N=30_000)
     D, rounds = 8, 6
     cfg = Config(sg=1, negative=5, window=3, vector_size=D, sample=0, min_count=1)
     tables = training_tables(counts, cfg)

@@ -962,7 +962,11 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
 
     def drained(s_: int) -> bool:
         """Round ``s_`` starts from the full merge of round ``s_ - 1`` (no overlap)."""
-        return lag == 1 or s_ % R == 0 or bool(config.checkpoint_every and s_ % config.checkpoint_every == 0)
+        return lag == 1 or boundary(s_)
+
+    def time_for_checkpoint() -> bool:
+        """``checkpoint_minutes`` have passed since the last checkpoint."""
+        return bool(config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
 
     def submit(s_: int, done_before: int) -> list:
         a0_, a1_ = alpha_at(done_before), alpha_at(done_before + words_of(s_))
@@ -971,8 +975,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         next_update[0] += len(ups)
         got = [sent_updates.pop(u) for u in ups]  # released here, not cancelled: the tasks hold them
         prev = submitted.get(s_ - 1)
-        flush = s_ + 1 >= n_rounds or boundary(s_ + 1) or bool(
-            config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes)
+        flush = s_ + 1 >= n_rounds or boundary(s_ + 1) or time_for_checkpoint()
         if flush:
             flushed.add(s_)
         out = []
@@ -1174,8 +1177,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     recover(pending)
                     pending = None
                 due = (config.checkpoint_every and r % config.checkpoint_every == 0) or (
-                    config.checkpoint_minutes and time.monotonic() - last_ckpt[0] >= 60 * config.checkpoint_minutes
-                    and (not periods or r - 1 in flushed))  # rare_every: after a round that sent every row
+                    # with rare_every, only after a round that sent every changed row
+                    time_for_checkpoint() and (not periods or r - 1 in flushed))
                 if due and r < n_rounds:
                     if not merging and part is None:  # the model lives in the replica(s): fetch it
                         try:

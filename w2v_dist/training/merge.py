@@ -222,7 +222,7 @@ def row_periods(n_updates: Sequence[np.ndarray] | None, rare_every: int, sizes: 
             out.append(None)
             continue
         with np.errstate(divide="ignore", over="ignore"):
-            p = np.floor(np.where(n > 0, P / np.maximum(n, 1e-300), np.inf))
+            p = np.floor(P / n)  # inf for never-updated rows
         out.append(np.clip(p, 1, P).astype(np.uint8))
     return out
 

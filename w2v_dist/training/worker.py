@@ -356,11 +356,11 @@ def _warm_rows() -> None:
     rows = np.zeros(0, np.int64)
     vals = np.zeros((0, 1), np.float32)
     _take_deltas(m, m.copy(), rows, vals.copy())
-    _set_rows(m, m.copy(), rows, vals, True)
+    _set_rows(m, m, rows, vals, True)
     _add_back(m, m, rows, rows, vals)
     _due_rows(np.zeros(1, np.uint8), np.zeros(1, np.uint8), np.ones(1, np.uint8), 0, False)
     vals.setflags(write=False)  # update values mapped read-only from a file (shm.py)
-    _set_rows(m, m.copy(), rows, vals, True)
+    _set_rows(m, m, rows, vals, True)
 
 
 def _apply_update(rep: Replica, update, update_round: int) -> int:
