@@ -27,7 +27,10 @@ Schemes (``--rule``):
                (rules: sum, mean, touched-mean, scaled-sum, bmuf, bmuf-sparse).  --hot-lag 1: a
                replica receives the merged hot rows one hot sync late (as the driver overlaps
                them with training); --hot-lag 2: the same plus the known part of the next momentum
-               step, mu M (the driver sends central + mu M)
+               step, mu M (the driver sends central + mu M).  --hot-syn1neg N: N hot rows of
+               syn1neg instead of --hot (in SG-NS a syn1neg row gets about 6x the updates of the
+               same word's syn0 row: every pair draws ``negative`` noise rows); --cold-rule-syn1neg:
+               another rule for syn1neg's cold rows
 
 Every replica starts a (cold) round from the central copy; at a hot sync only its hot rows are
 reset to the central ones.
@@ -35,7 +38,9 @@ reset to the central ones.
 Each run prints a ``RESULT {json}`` line and appends it to ``--results`` (default
 ``benchmarks/results/sim_merge.jsonl``); ``--table FILE`` prints such a file as a markdown table
 (one row per run, with its command).  ``--cache FILE`` keeps the encoded corpus in an .npz between
-runs.  The rows of ``benchmarks/results/sim_merge.jsonl`` came from these commands (3 epochs over 4
+runs; ``--save F.npy`` writes the central syn0 for ``benchmarks/compare_vectors.py`` (norms and
+neighbour agreement with the sequential run, by frequency band).  The rows of
+``benchmarks/results/sim_merge.jsonl`` came from these commands (3 epochs over 4
 shards, the defaults; every row's command is in the table's last column):
 
     python benchmarks/sim_merge.py --rule seq --K 1 --S 1000000 --seed 1     # sequential, seeds 1 and 2
@@ -180,7 +185,9 @@ def simulate(args, cmd: str) -> dict:
     m = max(1, round(args.S / args.s)) if hotcold and args.s else 1  # sub-rounds per round
     RS = R * m
     H = args.hot if hotcold else 0
-    hot = np.arange(H, dtype=np.int64)
+    # hot rows of syn0 and of syn1neg: the most frequent ids (--hot-syn1neg: another count for syn1neg)
+    Hs = [H, (args.hot_syn1neg if args.hot_syn1neg is not None else H) if hotcold else 0]
+    hots = [np.arange(h, dtype=np.int64) for h in Hs]
 
     def alpha_at(p):
         return max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * p / total)
@@ -205,17 +212,20 @@ def simulate(args, cmd: str) -> dict:
     n_up_hot = expected_updates(counts, tb["keep_prob"], wpr / m, sg=1, window=5, negative=5, ns_exponent=0.75, hs=0)
 
     rule_main = args.cold_rule if hotcold else args.rule
-    cold_m = [Merger(rule_main, V, K, mu, row_scales(n_up_cold[i], scale_alpha, K, c=args.c)) for i in range(2)]
+    cold_rules = [rule_main, args.cold_rule_syn1neg or rule_main] if hotcold else [rule_main, rule_main]
+    cold_m = [Merger(cold_rules[i], V, K, mu, row_scales(n_up_cold[i], scale_alpha, K, c=args.c)) for i in range(2)]
     hot_m = [Merger(args.hot_rule, V, K, mu, row_scales(n_up_hot[i], scale_alpha, K, c=args.c)) for i in range(2)]
     if hotcold:
-        cold_mask = np.ones(V, bool)
-        cold_mask[hot] = False
-        cold_rows_all = np.flatnonzero(cold_mask).astype(np.int64)
+        cold_rows_all = []  # per matrix
+        for i in range(2):
+            cold_mask = np.ones(V, bool)
+            cold_mask[hots[i]] = False
+            cold_rows_all.append(np.flatnonzero(cold_mask).astype(np.int64))
     print(f"V={V:,} N={N:,} K={K} W_k={W_k[0]:,}.. R={R}/epoch m={m} rule={args.rule} "
           f"{'hot=%d s=%d hot_rule=%s cold_rule=%s' % (H, args.s, args.hot_rule, args.cold_rule) if hotcold else ''} "
           f"mu={mu:.3f} c={args.c} seed={args.seed}", flush=True)
 
-    hbase = [[central[i][hot].copy() for i in range(2)] for _ in range(K)]  # hot-lag: rows at the last hot update
+    hbase = [[central[i][hots[i]].copy() for i in range(2)] for _ in range(K)]  # hot-lag: rows at the last hot update
     hinflight = [[None, None] for _ in range(K)]
     done = 0
     eff_total = 0
@@ -251,26 +261,26 @@ def simulate(args, cmd: str) -> dict:
         if K > 1:
             if hotcold and H > 0 and not last_of_round and args.hot_lag:  # hot sync, one sub-round late
                 for i in range(2):
-                    dl = [reps[k][i][hot] - hbase[k][i] for k in range(K)]  # changes of this sub-round
-                    prev = central[i][hot].copy()  # merges up to the previous sub-round
+                    dl = [reps[k][i][hots[i]] - hbase[k][i] for k in range(K)]  # changes of this sub-round
+                    prev = central[i][hots[i]].copy()  # merges up to the previous sub-round
                     if args.hot_lag == 2 and hot_m[i].M is not None:  # extrapolate the momentum step
-                        prev += np.float32(hot_m[i].mu) * hot_m[i].M[hot]
-                    hot_m[i](central[i], [hot] * K, dl, rowset=hot)
+                        prev += np.float32(hot_m[i].mu) * hot_m[i].M[hots[i]]
+                    hot_m[i](central[i], [hots[i]] * K, dl, rowset=hots[i])
                     for k in range(K):
                         # the replica gets `prev` now (the merge of this sub-round arrives next time);
                         # its own changes of this sub-round are not in prev yet, so they are kept
                         new_k = prev + hinflight[k][i] if hinflight[k][i] is not None else prev
                         # rows = central(j-1) + own inflight change d(j); the base equals them
-                        reps[k][i][hot] = new_k + dl[k]
-                        hbase[k][i] = reps[k][i][hot].copy()
+                        reps[k][i][hots[i]] = new_k + dl[k]
+                        hbase[k][i] = reps[k][i][hots[i]].copy()
                         hinflight[k][i] = None  # d(j) is in prev+... handled by adding dl[k] above
                 stats["hot_syncs"] += 1
             elif hotcold and H > 0 and not last_of_round:  # hot sync only
                 for i in range(2):
-                    dl = [reps[k][i][hot] - central[i][hot] for k in range(K)]
-                    hot_m[i](central[i], [hot] * K, dl, rowset=hot)
+                    dl = [reps[k][i][hots[i]] - central[i][hots[i]] for k in range(K)]
+                    hot_m[i](central[i], [hots[i]] * K, dl, rowset=hots[i])
                     for k in range(K):
-                        reps[k][i][hot] = central[i][hot]
+                        reps[k][i][hots[i]] = central[i][hots[i]]
                 stats["hot_syncs"] += 1
             elif last_of_round:
                 up = down = 0
@@ -278,15 +288,15 @@ def simulate(args, cmd: str) -> dict:
                     rows_k = [np.flatnonzero(touched[k][i]).astype(np.int64) for k in range(K)]
                     if hotcold and H > 0:
                         if args.hot_lag:
-                            dl = [reps[k][i][hot] - hbase[k][i] for k in range(K)]
+                            dl = [reps[k][i][hots[i]] - hbase[k][i] for k in range(K)]
                         else:
-                            dl = [reps[k][i][hot] - central[i][hot] for k in range(K)]
-                        hot_m[i](central[i], [hot] * K, dl, rowset=hot)
-                        rows_k = [r[r >= H] for r in rows_k]  # hot = ids 0..H-1
+                            dl = [reps[k][i][hots[i]] - central[i][hots[i]] for k in range(K)]
+                        hot_m[i](central[i], [hots[i]] * K, dl, rowset=hots[i])
+                        rows_k = [r[r >= Hs[i]] for r in rows_k]  # hot = ids 0..Hs[i]-1
                         stats["hot_syncs"] += 1 if i == 0 else 0
                     deltas = [reps[k][i][r] - central[i][r] for k, r in enumerate(rows_k)]
                     changed = cold_m[i](central[i], rows_k, deltas,
-                                        rowset=cold_rows_all if hotcold else None)
+                                        rowset=cold_rows_all[i] if hotcold else None)
                     up += sum(int(r.size) for r in rows_k)
                     down += int(np.asarray(changed).size) * K
                     stats["union"][i].append(int(np.unique(np.concatenate(rows_k)).size))
@@ -298,7 +308,7 @@ def simulate(args, cmd: str) -> dict:
                     for i in range(2):
                         np.copyto(reps[k][i], central[i])
                         if args.hot_lag:
-                            hbase[k][i] = central[i][hot].copy()
+                            hbase[k][i] = central[i][hots[i]].copy()
         if last_of_round:
             norm = float(np.linalg.norm(central[0], axis=1).mean())
             if not np.isfinite(norm) or norm > 1e3:
@@ -315,9 +325,12 @@ def simulate(args, cmd: str) -> dict:
     res = {"analogy": float("nan"), "ws353": float("nan"), "simlex": float("nan")}
     if not diverged and np.isfinite(n0):
         res = evaluate(vocab_words, central[0])
+    if args.save:
+        np.save(args.save, central[0])
     wall = time.perf_counter() - t_start
     return {"cmd": cmd, "tag": args.tag, "rule": args.rule, "K": K, "S": args.S, "s": args.s,
-            "hot": H, "hot_lag": args.hot_lag, "hot_rule": args.hot_rule if hotcold else None,
+            "hot": H, "hot_syn1neg": Hs[1], "cold_rule_syn1neg": cold_rules[1] if hotcold else None,
+            "hot_lag": args.hot_lag, "hot_rule": args.hot_rule if hotcold else None,
             "cold_rule": args.cold_rule if hotcold else None,
             "c": args.c, "mu": mu, "seed": args.seed, "epochs": args.epochs, "shards": args.shards,
             "rounds": stats["cold_rounds"] if K > 1 else args.epochs * R, "hot_syncs": stats["hot_syncs"],
@@ -340,6 +353,10 @@ def table(rows: list[dict]) -> str:
                    f"cold={r['cold_rule']}@{r['S'] / 1000:g}k")
             if r.get("hot_lag"):
                 sch += f" lag {r['hot_lag']}"
+            if r.get("hot_syn1neg") is not None and r["hot_syn1neg"] != r["hot"]:
+                sch += f" syn1neg H={r['hot_syn1neg']}"
+            if r.get("cold_rule_syn1neg") and r["cold_rule_syn1neg"] != r["cold_rule"]:
+                sch += f" syn1neg cold={r['cold_rule_syn1neg']}"
         elif r["rule"] == "seq":
             sch = "sequential"
         else:
@@ -361,14 +378,14 @@ def table(rows: list[dict]) -> str:
 
 
 def command_line(argv: list[str]) -> str:
-    """The arguments that define a run (``argv`` without --results, --out and --cache)."""
+    """The arguments that define a run (``argv`` without --results, --out, --cache and --save)."""
     out, skip = [], False
     for a in argv:
         if skip:
             skip = False
-        elif a in ("--results", "--out", "--cache"):
+        elif a in ("--results", "--out", "--cache", "--save"):
             skip = True
-        elif not a.startswith(("--results=", "--out=", "--cache=")):
+        elif not a.startswith(("--results=", "--out=", "--cache=", "--save=")):
             out.append(a)
     return " ".join(out)
 
@@ -391,6 +408,12 @@ def main() -> None:
                          "as the driver's overlap: central of the previous hot merge + its own unmerged changes); "
                          "2 = the same plus the known part of the next momentum step, mu * M (the driver sends "
                          "central + mu M)")
+    ap.add_argument("--hot-syn1neg", type=int, default=None,
+                    help="hotcold: hot rows of syn1neg, if not --hot (its rows get about 6x syn0's updates in SG-NS)")
+    ap.add_argument("--cold-rule-syn1neg", default=None, choices=RULES,
+                    help="hotcold: merge rule of syn1neg's cold rows, if not --cold-rule")
+    ap.add_argument("--save", metavar="NPY", help="write the central syn0 (float32 [V, D]) there at the end, "
+                                                  "for benchmarks/compare_vectors.py")
     ap.add_argument("--c", type=float, default=0.1, help="row_scales constant (default %(default)s)")
     ap.add_argument("--scale-alpha", default="initial", choices=["initial", "round"],
                     help="row_scales from the job's initial alpha (driver) or the round's "
