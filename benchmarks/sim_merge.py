@@ -15,6 +15,9 @@ simulation says what a merge rule does to quality, not how fast a cluster runs i
 Schemes (``--rule``):
 
   seq          K=1, no merge (rounds of --S words only pace alpha and seeds, as the driver's solo rounds)
+  interleave   one model, no merge, trained on the K streams' slices of each (sub-)round one after
+               another: sequential training in the order K replicas see the corpus (the reference
+               that tells the order of the words from the merging)
   scaled-sum   merge_scaled_sum with row_scales(expected_updates(..., max(W_k)/R), alpha0, K, c=--c)
   sum | mean | touched-mean   the project's merge_sum / merge_mean / merge_touched_mean
   bmuf         block momentum (BMUF: K. Chen and Q. Huo, "Scalable training of deep learning machines
@@ -192,11 +195,12 @@ def simulate(args, cmd: str) -> dict:
     def alpha_at(p):
         return max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * p / total)
 
-    def sent_range(k, j):
-        """Sentences of stream k in sub-round j (of RS per epoch): a sentence belongs where its first word is."""
+    def sent_range(k, lo_num, hi_num, den):
+        """Sentences of stream k in words [lo_num / den, hi_num / den) of its epoch: a sentence
+        belongs where its first word is."""
         a, b = streams[k]
         base = int(offsets[a])
-        lo, hi = base + W_k[k] * j // RS, base + W_k[k] * (j + 1) // RS
+        lo, hi = base + W_k[k] * lo_num // den, base + W_k[k] * hi_num // den
         s_lo = int(np.searchsorted(starts, lo, "left"))
         s_hi = int(np.searchsorted(starts, hi, "left"))
         s_lo, s_hi = max(s_lo, a), min(s_hi, b)
@@ -204,7 +208,9 @@ def simulate(args, cmd: str) -> dict:
 
     syn0, syn1neg, syn1 = initial_weights(V, D, args.seed, 5, 0)
     central = [syn0, syn1neg]
-    reps = [[c.copy() for c in central] for _ in range(K)] if K > 1 else [central]
+    # interleave: one model trains the K streams' slices one after another (no replicas, no merge)
+    reps = [[c.copy() for c in central] for _ in range(K)] if K > 1 and args.rule != "interleave" \
+        else [central] * K
     touched = [[np.zeros(V, np.uint8), np.zeros(V, np.uint8), np.zeros(1, np.uint8)] for _ in range(K)]
     wpr = max(W_k) / R  # words per replica round, as driver's expected_updates argument
     scale_alpha = cfg.alpha
@@ -233,15 +239,35 @@ def simulate(args, cmd: str) -> dict:
     stats = {"cold_rounds": 0, "hot_syncs": 0, "rows_up": [], "rows_down": [], "hot_rows_up": [],
              "union": [[], []], "touched_per_rep": [[], []]}
     t_train = time.perf_counter()
-    n_sub_total = args.epochs * RS
+    # the sub-rounds: (epoch, lo, hi, den, first of its round, last of its round)
+    schedule = []
+    if args.alpha_rounds:
+        # --alpha-rounds X: a (cold) round starting at global progress p is S * alpha0 / alpha(p)
+        # words a replica, at most X * S, cut at the epoch's end; hot syncs every --s words
+        Wm = max(W_k)
+        for e in range(args.epochs):
+            q = 0
+            while q < Wm:
+                p = (e * Wm + q) / (args.epochs * Wm)
+                a = max(cfg.min_alpha, cfg.alpha - (cfg.alpha - cfg.min_alpha) * p)
+                L = min(Wm - q, max(1, int(min(args.S * cfg.alpha / a, args.alpha_rounds * args.S))))
+                if Wm - q - L < L // 4:  # no stub round at the epoch's end
+                    L = Wm - q
+                n = max(1, round(L / args.s)) if hotcold and args.s else 1
+                for i in range(n):
+                    schedule.append((e, q + L * i // n, q + L * (i + 1) // n, Wm, i == 0, i == n - 1))
+                q += L
+    else:
+        for e in range(args.epochs):
+            for j in range(RS):
+                schedule.append((e, j, j + 1, RS, j % m == 0, j % m == m - 1 or j == RS - 1))
+    n_sub_total = len(schedule)
     norm = float("nan")
     for g in range(n_sub_total):  # g = global sub-round index
-        j = g % RS
-        sw = [sent_range(k, j) for k in range(K)]
+        _e, lo_num, hi_num, den, first_of_round, last_of_round = schedule[g]
+        sw = [sent_range(k, lo_num, hi_num, den) for k in range(K)]
         words = sum(x[2] for x in sw)
         a0, a1 = alpha_at(done), alpha_at(done + words)
-        first_of_round = (j % m == 0)
-        last_of_round = (j % m == m - 1) or j == RS - 1
         if first_of_round:
             for k in range(K):
                 for t in touched[k]:
@@ -258,7 +284,7 @@ def simulate(args, cmd: str) -> dict:
                                       touched[k][0], touched[k][1], touched[k][2], 0)
             eff_total += int(eff)
         done += words
-        if K > 1:
+        if K > 1 and args.rule != "interleave":
             if hotcold and H > 0 and not last_of_round and args.hot_lag:  # hot sync, one sub-round late
                 for i in range(2):
                     dl = [reps[k][i][hots[i]] - hbase[k][i] for k in range(K)]  # changes of this sub-round
@@ -329,7 +355,7 @@ def simulate(args, cmd: str) -> dict:
         np.save(args.save, central[0])
     wall = time.perf_counter() - t_start
     return {"cmd": cmd, "tag": args.tag, "rule": args.rule, "K": K, "S": args.S, "s": args.s,
-            "hot": H, "hot_syn1neg": Hs[1], "cold_rule_syn1neg": cold_rules[1] if hotcold else None,
+            "alpha_rounds": args.alpha_rounds, "hot": H, "hot_syn1neg": Hs[1], "cold_rule_syn1neg": cold_rules[1] if hotcold else None,
             "hot_lag": args.hot_lag, "hot_rule": args.hot_rule if hotcold else None,
             "cold_rule": args.cold_rule if hotcold else None,
             "c": args.c, "mu": mu, "seed": args.seed, "epochs": args.epochs, "shards": args.shards,
@@ -359,6 +385,8 @@ def table(rows: list[dict]) -> str:
                 sch += f" syn1neg cold={r['cold_rule_syn1neg']}"
         elif r["rule"] == "seq":
             sch = "sequential"
+        elif r["rule"] == "interleave":
+            sch = f"sequential, K streams interleaved every {r['S'] / 1000:g}k"
         else:
             sch = f"{r['rule']} S={r['S'] / 1000:g}k"
         if r["rule"] in ("scaled-sum",) or r.get("cold_rule") == "scaled-sum" or r.get("hot_rule") == "scaled-sum":
@@ -367,6 +395,8 @@ def table(rows: list[dict]) -> str:
         if (r["mu"] and abs(r["mu"] - (1 - 1 / r["K"])) > 1e-9
                 and "bmuf" in (r["rule"] + str(r.get("hot_rule")) + str(r.get("cold_rule")))):
             sch += f" mu={r['mu']:.3f}"
+        if r.get("alpha_rounds"):
+            sch += f" (rounds from {r['S'] / 1000:g}k by alpha0 / alpha, at most x{r['alpha_rounds']:g})"
         if r["epochs"] != 3 or r["shards"] != 4:
             sch += f" ({r['epochs']}ep/{r['shards']}sh)"
         hs = f" ({r['hot_syncs']})" if r["hot_syncs"] else ""
@@ -393,7 +423,7 @@ def command_line(argv: list[str]) -> str:
 def main() -> None:
     """Run one simulation and append its result, or print ``--table``."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rule", default="scaled-sum", choices=("seq", "hotcold") + RULES,
+    ap.add_argument("--rule", default="scaled-sum", choices=("seq", "interleave", "hotcold") + RULES,
                     help="merge scheme (default %(default)s)")
     ap.add_argument("--K", type=int, default=8, help="replicas (default %(default)s)")
     ap.add_argument("--S", type=int, default=25000, help="words per replica per (cold) round (default %(default)s)")
@@ -408,6 +438,9 @@ def main() -> None:
                          "as the driver's overlap: central of the previous hot merge + its own unmerged changes); "
                          "2 = the same plus the known part of the next momentum step, mu * M (the driver sends "
                          "central + mu M)")
+    ap.add_argument("--alpha-rounds", type=float, default=0.0, metavar="X",
+                    help="rounds sized by the learning rate: a round at progress p is S * alpha0 / alpha(p) "
+                         "words a replica, at most X * S (0, the default: every round S words)")
     ap.add_argument("--hot-syn1neg", type=int, default=None,
                     help="hotcold: hot rows of syn1neg, if not --hot (its rows get about 6x syn0's updates in SG-NS)")
     ap.add_argument("--cold-rule-syn1neg", default=None, choices=RULES,
