@@ -24,3 +24,22 @@ def small_corpus(shared_dir) -> Path:
 @pytest.fixture(scope="session")
 def eval_dir(shared_dir) -> Path:
     return shared_dir / "corpora" / "eval"
+
+
+@pytest.fixture
+def job_folders(monkeypatch) -> list:
+    """The shared-memory folders the jobs of this test made (``training.shm.create`` recorded, in
+    the driver's process), so that a test can check its own jobs removed theirs: other w2v-dist
+    jobs on the machine may add or leave folders of the same prefix meanwhile."""
+    from w2v_dist.training import shm
+
+    made: list = []
+    create = shm.create
+
+    def recording(job):
+        folder, token = create(job)
+        made.append(folder)
+        return folder, token
+
+    monkeypatch.setattr(shm, "create", recording)
+    return made
