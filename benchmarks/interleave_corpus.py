@@ -50,6 +50,21 @@ def interleaved_order(tokens_per_line: np.ndarray, workers: int, rounds: int) ->
     return np.concatenate(order) if order else np.zeros(0, np.int64)
 
 
+def dealt_order(tokens_per_line: np.ndarray, workers: int, rounds: int) -> tuple[np.ndarray, list[int]]:
+    """The other way round: the corpus cut into ``rounds`` stretches, each stretch into ``workers``
+    pieces, and stream k made of piece k of every stretch.  Returns the line order (int64 [lines])
+    and where each stream starts in it (``workers + 1`` offsets).  Written as one file per stream,
+    a K-worker run gives worker k stream k, so that the K slices of round j are together stretch j
+    of the corpus: the replicas see the words in one worker's order, at the round's grain."""
+    cum = np.concatenate([[0], np.cumsum(tokens_per_line, dtype=np.int64)])
+    stretches = cuts(cum, 0, tokens_per_line.size, rounds)
+    pieces = [cuts(cum, stretches[j], stretches[j + 1], workers) for j in range(rounds)]
+    streams = [np.concatenate([np.arange(pieces[j][k], pieces[j][k + 1]) for j in range(rounds)])
+               for k in range(workers)]
+    starts = np.cumsum([0] + [x.size for x in streams]).tolist()
+    return np.concatenate(streams), starts
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", default=str(SHARED / "corpora/real-en/text/*.txt.gz"), help="a glob of text files")
@@ -57,6 +72,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=80, help="rounds per epoch of the K-worker run (default %(default)s)")
     ap.add_argument("--shards", type=int, default=12, help="output files (default %(default)s)")
     ap.add_argument("--out", required=True, help="output folder")
+    ap.add_argument("--deal", action="store_true",
+                    help="write the corpus dealt out instead (dealt_order): one file per worker, for a K-worker run")
     args = ap.parse_args()
 
     files = sorted(glob.glob(args.inputs))
@@ -66,12 +83,17 @@ def main() -> None:
     for f in files:
         with (gzip.open(f, "rt", encoding="utf-8") if f.endswith(".gz") else open(f, encoding="utf-8")) as fh:
             lines.extend(line.rstrip("\n") for line in fh)
-    order = interleaved_order(np.array([len(line.split()) for line in lines], dtype=np.int64),
-                              args.workers, args.rounds)
+    tokens = np.array([len(line.split()) for line in lines], dtype=np.int64)
+    if args.deal:
+        order, starts = dealt_order(tokens, args.workers, args.rounds)
+        args.shards = args.workers
+    else:
+        order = interleaved_order(tokens, args.workers, args.rounds)
+        starts = [order.size * i // args.shards for i in range(args.shards + 1)]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     for i in range(args.shards):
-        part = order[order.size * i // args.shards: order.size * (i + 1) // args.shards]
+        part = order[starts[i]: starts[i + 1]]
         with gzip.open(out / f"shard-{i:03d}.txt.gz", "wt", encoding="utf-8") as fh:
             fh.writelines(lines[j] + "\n" for j in part)
     print(f"{len(lines):,} lines of {len(files)} files -> {args.shards} files in {out}, "
