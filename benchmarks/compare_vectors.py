@@ -55,15 +55,16 @@ def neighbours(vectors: np.ndarray, rows: np.ndarray, top: int, k: int = 10) -> 
     return np.argsort(-sims, axis=1)[:, :k]
 
 
-def compare(ref: np.ndarray, model: np.ndarray, bands: list[tuple[int, int]], samples: list[np.ndarray],
-            top: int) -> tuple[list, list]:
-    """Per band ``[a, b)`` of rows: norm ratio (model / reference) and the mean top-10 neighbour
-    overlap of the band's ``samples`` (int64 rows)."""
-    rn, mn = np.linalg.norm(ref, axis=1), np.linalg.norm(model, axis=1)
-    ratios = [float(mn[a:b].mean() / rn[a:b].mean()) for a, b in bands]
+def compare(ref_norms: np.ndarray, ref_nbrs: list[np.ndarray], model: np.ndarray, bands: list[tuple[int, int]],
+            samples: list[np.ndarray], top: int) -> tuple[list, list]:
+    """Per band ``[a, b)`` of rows: norm ratio (model / reference, ``ref_norms`` float [V]) and
+    the mean top-10 neighbour overlap of the band's ``samples`` (int64 rows) with the reference's
+    neighbours of them (``ref_nbrs``, :func:`neighbours`)."""
+    mn = np.linalg.norm(model, axis=1)
+    ratios = [float(mn[a:b].mean() / ref_norms[a:b].mean()) for a, b in bands]
     overlaps = []
-    for rows in samples:
-        a, b = neighbours(ref, rows, top), neighbours(model, rows, top)
+    for rows, a in zip(samples, ref_nbrs):
+        b = neighbours(model, rows, top)
         overlaps.append(float(np.mean([len(set(x) & set(y)) / x.size for x, y in zip(a, b)])))
     return ratios, overlaps
 
@@ -83,6 +84,8 @@ def main() -> None:
     bands = [(a, min(b, V)) for a, b in zip(BANDS, BANDS[1:] + (V,)) if a < V]
     rng = np.random.default_rng(0)
     samples = [np.sort(rng.choice(np.arange(a, b), size=min(args.per_band, b - a), replace=False)) for a, b in bands]
+    ref_norms = np.linalg.norm(ref, axis=1)
+    ref_nbrs = [neighbours(ref, rows, top) for rows in samples]  # once, for every model
     head = ", ".join(f"{a}-{b}" for a, b in bands)
     print(f"reference {args.reference}: V={V:,}, D={ref.shape[1]}; neighbours among the {top:,} most frequent words\n")
     print(f"| model | norm ratio by rank band ({head}) | top-10 neighbour overlap by band | mean overlap |")
@@ -93,7 +96,7 @@ def main() -> None:
             raise SystemExit(f"{path}: shape {vec.shape}, the reference's is {ref.shape}")
         if words is not None and ref_words is not None and words[:1000] != ref_words[:1000]:
             raise SystemExit(f"{path}: its first 1,000 words are not the reference's (another vocabulary or order)")
-        ratios, overlaps = compare(ref, vec, bands, samples, top)
+        ratios, overlaps = compare(ref_norms, ref_nbrs, vec, bands, samples, top)
         print(f"| {path} | {' '.join(f'{x:.3f}' for x in ratios)} | {' '.join(f'{x:.3f}' for x in overlaps)} "
               f"| {np.mean(overlaps):.3f} |")
 
