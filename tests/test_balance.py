@@ -16,7 +16,8 @@ from w2v_dist.training import encoded as E
 from w2v_dist.training.encoded import _store_part, part_words
 from test_robust import _kill_soon  # tests/ is on sys.path
 
-FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=5)
+FAST = dict(sg=1, replicas="worker", epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=5,
+            deal=False)
 
 
 def test_plan_moves_gives_each_worker_its_share_and_moves_only_the_surplus():
@@ -108,6 +109,42 @@ def test_pieces_hold_every_sentence_once(form, tmp_path, monkeypatch):
         assert all(abs(t - w) <= longest * K for t, w in zip(trained, T)), (trained, T)
 
 
+@pytest.mark.parametrize("form", ["memory", "disk"])
+def test_dealt_streams_hold_every_sentence_once_a_stretch_at_a_time(form, tmp_path, monkeypatch):
+    """Dealing out, as the driver does (deal_asks, sentence_starts_at, deal_segments, cut_piece):
+    read stretch by stretch and worker by worker, the dealt streams are the shards' sentences in
+    input order, once; each piece is within a sentence of its share, and ``bounds`` counts them."""
+    monkeypatch.setattr(E, "_local_directory", lambda: str(tmp_path))
+    rng = np.random.default_rng(2)
+    for trial in range(12):
+        K, S, n = int(rng.integers(2, 6)), int(rng.integers(1, 7)), int(rng.integers(1, 9))
+        shards, sents = zip(*[_parts(rng, 1, form, tmp_path, f"d{trial}-{i}") for i in range(n)])
+        owner = [int(x) for x in rng.integers(0, K, n)]
+        homes = {k: [shards[i][0] for i in range(n) if owner[i] == k] for k in range(K)}
+        words = [sum(len(x) for x in ss) for ss in sents]
+        asks = B.deal_asks(words, owner, K, S)
+        snapped = {src: dict(zip(v, B.sentence_starts_at(homes[src], v))) for src, v in asks.items()}
+        segments, bounds = B.deal_segments(words, owner, K, S, snapped)
+        streams = {d: [B.store_piece(B.cut_piece(lo, hi, *homes[src]), f"dealtest-{trial}", f"{d}-{j}", form)
+                       for j, (src, lo, hi) in enumerate(segments[d])] for d in range(K)}
+        for d in range(K):
+            assert len(bounds[d]) == S + 1 and bounds[d][-1] == B.stream_words(*streams[d])
+            assert bounds[d] == sorted(bounds[d])
+        # piece j of worker d: the sentences of its stream between bounds[d][j] and bounds[d][j + 1]
+        flat = {d: _stream_sentences(streams[d]) for d in range(K)}
+        starts = {d: np.cumsum([0] + [len(x) for x in flat[d]])[:-1].tolist() for d in range(K)}
+        rebuilt = []
+        for j in range(S):
+            for d in range(K):
+                rebuilt += [x for x, st in zip(flat[d], starts[d]) if bounds[d][j] <= st < bounds[d][j + 1]]
+        assert rebuilt == [x for ss in sents for x in ss]
+        longest = max((len(x) for ss in sents for x in ss), default=0)
+        T = sum(words)
+        for d in range(K):
+            for j in range(S):
+                assert abs(bounds[d][j + 1] - bounds[d][j] - T / (S * K)) <= longest + 1
+
+
 @pytest.fixture(scope="module")
 def uneven(small_corpus, tmp_path_factory):
     """Two gzip shards (not splittable) of 3,000 and 600 lines: one worker holds 5x the other's words."""
@@ -137,10 +174,27 @@ def test_a_balanced_run_trains_every_word_once_an_epoch(uneven, cache):
             assert sum(s["raw_words"] for s in m["round_stats"] if s["epoch"] == e) == n
 
 
-def test_killed_worker_the_balanced_streams_are_rebuilt(uneven, tmp_path):
+def test_a_dealt_run_trains_each_stretch_once_an_epoch(uneven):
+    """deal=True: each worker trains half of every stretch (within a sentence), every word once an
+    epoch, one stretch a round; the sentences of a round are those of one worker's run on the
+    corpus in dealt order (the same rows of text, rounds of the same words)."""
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        m = w2v_dist.train(uneven, client=client, **dict(FAST, deal=True)).metrics
+    n, R = m["train_words"], m["rounds_per_epoch"]
+    assert m["dealt_stretches"] == R == -(-(-(-n // 2)) // FAST["sync_every"])
+    assert sum(m["replica_words"]) == n and min(m["replica_words"]) > 0.45 * n  # (balanced a piece at a time)
+    assert m["balance_moved_words"] > n // 4  # worker 0 holds 5/6 of the words, and gives half away
+    for e in range(FAST["epochs"]):
+        per = [s["raw_words"] for s in m["round_stats"] if s["epoch"] == e]
+        assert len(per) == R and sum(per) == n
+        assert all(abs(w - n / R) < 400 for w in per)  # every round one stretch: n / R words within a sentence
+
+
+@pytest.mark.parametrize("deal", [False, True])
+def test_killed_worker_the_balanced_streams_are_rebuilt(uneven, deal):
     """A worker process killed mid-run: its shards are encoded again, the same cuts are made, and
     the run ends with the clean run's vectors (synchronous rounds: the same training)."""
-    cfg = dict(FAST, rare_every=1)  # every row every round: a redone round starts where the clean run was
+    cfg = dict(FAST, rare_every=1, deal=deal)  # every row every round: a redone round starts where the clean run was
     with dask_client(workers=2, threads_per_worker=1, processes=True) as client:
         clean = w2v_dist.train(uneven, client=client, **cfg)
         victim = sorted(client.scheduler_info()["workers"])[-1]
@@ -153,6 +207,7 @@ def test_killed_worker_the_balanced_streams_are_rebuilt(uneven, tmp_path):
 
         res = train_vectors(client, uneven, Config(**cfg), progress=False, on_round=on_round)
     m, c = res.metrics, clean.metrics
-    assert m["recovered_failures"] >= 1 and c["balance_moved_words"] > 0
+    assert m["recovered_failures"] >= 1 and c["balance_moved_words"] > 0 and c["dealt_stretches"] == (
+        c["rounds_per_epoch"] if deal else 0)
     assert m["replica_words"] == c["replica_words"] and m["rounds"] == c["rounds"]
     np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-4)

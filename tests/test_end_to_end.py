@@ -251,6 +251,9 @@ def test_one_worker_rounds_are_solo_round_words(small_corpus, inproc_client):
                           **common).metrics
     assert host["workers"] == 2 and host["shared_replica"] and host["round_words"] == 20_000
     assert host["rounds_per_epoch"] == math.ceil(max(host["replica_words"]) / 20_000) < two["rounds_per_epoch"]
+    # dealt out (the default) in one stretch a round: merged replicas' rounds, the shared replica's
+    assert two["dealt_stretches"] == two["rounds_per_epoch"] == math.ceil(math.ceil(n / 2) / 5_000)
+    assert host["dealt_stretches"] == math.ceil(math.ceil(n / 2) / 20_000)
 
 
 def test_sync_total_is_split_over_the_workers(small_corpus, inproc_client):

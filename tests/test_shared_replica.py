@@ -21,7 +21,9 @@ from w2v_dist.training.driver import initial_weights, train_vectors
 
 from test_robust import _Stop, _kill_soon  # tests/ is on sys.path
 
-FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=4, balance=False)
+# each worker trains the shards it read (not dealt out, not balanced): which worker trains what is the test
+FAST = dict(sg=1, epochs=2, vector_size=16, sync_every=4_000, solo_round=0, min_count=3, seed=4, balance=False,
+            deal=False)
 
 
 def _gz(path, lines):

@@ -127,7 +127,116 @@ def cut_piece(lo: int, hi: int, *parts) -> tuple[np.ndarray, np.ndarray, dict]:
     return ids, off, {"url": f"balance piece [{lo}, {hi})", "invalid_utf8": 0, "error": None}
 
 
+def stream_words(*parts) -> int:
+    """In-vocabulary words of a stream of encoded partitions (either form)."""
+    return int(sum(part_words(p) for p in parts))
+
+
 def store_piece(piece, job: str, name: str, cache: str):
     """Keep a piece on the worker that trains it, as an encoded shard is kept (disk or memory)."""
     ids, off, info = piece
     return _store_part(ids, off, info, job, name, cache)
+
+
+# --- Dealing the corpus out --------------------------------------------------------------------
+#
+# Merged replicas that each train a contiguous K-th of the corpus see, in every round, K stretches
+# of text that lie far apart (K books at once, where one worker reads one book at a time); one
+# worker trained on the corpus in that interleaved order loses SimLex-999 as 8 merged workers do
+# (benchmarks/README.md, "Where merged replicas lose").  Dealing the corpus out restores the order:
+# the global stream (the shards in input order) is cut into ``stretches`` stretches (one a round),
+# each stretch into K consecutive pieces, and worker k trains piece k of every stretch, in order.
+# In round j all workers train stretch j, as one worker would, and each trains total / K words an
+# epoch within a sentence.  It costs moving (K - 1) / K of the encoded corpus once (int32 ids).
+
+
+def _shard_frame(shard_words: Sequence[int], owner: Sequence[int], K: int):
+    """Global starts and ends of the shards, and where each starts in its owner's home stream."""
+    w = np.asarray([int(x) for x in shard_words], dtype=np.int64)
+    gend = np.cumsum(w)
+    gstart = gend - w
+    hoff = np.zeros(w.size, np.int64)
+    fill = [0] * K
+    for i, k in enumerate(owner):
+        hoff[i] = fill[k]
+        fill[k] += int(w[i])
+    return gstart, gend, hoff
+
+
+def deal_asks(shard_words: Sequence[int], owner: Sequence[int], K: int, stretches: int):
+    """Where the dealt streams are cut, as positions of the owners' home streams to snap.
+
+    Parameters
+    ----------
+    shard_words : n ints
+        In-vocabulary words of each shard, in input order (the global stream).
+    owner : n ints
+        The worker (0..K-1) whose home stream holds each shard; a home stream is its shards in
+        input order.
+    K : int
+        Workers.
+    stretches : int
+        Stretches of the global stream (>= 1); there are ``stretches * K + 1`` cuts, the m-th at
+        word ``T * m // (stretches * K)`` (``T`` the total), before it meets a sentence start.
+
+    Returns
+    -------
+    asks : dict src -> sorted list of int
+        Home-stream positions of worker ``src`` to move to sentence starts
+        (:func:`sentence_starts_at`); pass the answers to :func:`deal_segments`.
+    """
+    gstart, gend, hoff = _shard_frame(shard_words, owner, K)
+    T, n = int(gend[-1]) if gend.size else 0, max(int(stretches), 1) * K
+    asks: dict[int, set] = {}
+    for m in range(1, n):
+        p = T * m // n
+        i = int(np.searchsorted(gend, p, "right"))
+        if i < gend.size:
+            asks.setdefault(int(owner[i]), set()).add(int(hoff[i] + p - gstart[i]))
+    return {src: sorted(v) for src, v in asks.items()}
+
+
+def deal_segments(shard_words: Sequence[int], owner: Sequence[int], K: int, stretches: int, snapped: dict):
+    """The dealt streams: which ranges of which home streams each worker trains, in order.
+
+    Parameters
+    ----------
+    shard_words, owner, K, stretches : as :func:`deal_asks`
+    snapped : dict src -> dict position -> sentence start
+        The answers to :func:`deal_asks`' positions (:func:`sentence_starts_at` on ``src``'s home
+        stream).  A cut whose sentence start lies past the end of its shard moves to that end
+        (the next shard's first sentence).
+
+    Returns
+    -------
+    segments : dict dst -> list of ``(src, lo, hi)``
+        Worker ``dst``'s stream: words ``[lo, hi)`` (sentence starts) of ``src``'s home stream, one
+        after another; together the segments of all workers tile every home stream once.
+    bounds : dict dst -> list of ``stretches + 1`` ints
+        Words of ``dst``'s stream before its piece of each stretch (and its total, last): round j
+        of an epoch trains words ``[bounds[j], bounds[j + 1])``.
+    """
+    gstart, gend, hoff = _shard_frame(shard_words, owner, K)
+    T, n = int(gend[-1]) if gend.size else 0, max(int(stretches), 1) * K
+    cuts = [0]
+    for m in range(1, n):
+        p = T * m // n
+        i = int(np.searchsorted(gend, p, "right"))
+        if i >= gend.size:
+            cuts.append(T)
+            continue
+        h = min(int(snapped[int(owner[i])][int(hoff[i] + p - gstart[i])]), int(hoff[i] + gend[i] - gstart[i]))
+        cuts.append(max(int(gstart[i] + h - hoff[i]), cuts[-1]))
+    cuts.append(T)
+    segments: dict[int, list] = {k: [] for k in range(K)}
+    bounds: dict[int, list] = {k: [0] for k in range(K)}
+    for m in range(n):
+        a, b, dst = cuts[m], cuts[m + 1], m % K
+        for i in range(int(np.searchsorted(gend, a, "right")), gend.size):
+            if gstart[i] >= b:
+                break
+            lo, hi = max(a, int(gstart[i])), min(b, int(gend[i]))
+            if hi > lo:
+                segments[dst].append((int(owner[i]), int(hoff[i] + lo - gstart[i]), int(hoff[i] + hi - gstart[i])))
+        bounds[dst].append(bounds[dst][-1] + b - a)
+    return segments, bounds

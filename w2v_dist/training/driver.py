@@ -9,12 +9,18 @@ Data flow (DESIGN.md)::
 Rounds.  With one worker nothing is merged: its threads share one replica, which the driver
 fetches at the end, and a round is ``max(config.round_words(1), solo_round)`` words (its only
 uses are the progress bar, the loss log and checkpoints).  Worker k trains ``W_k`` in-vocabulary
-words per epoch: the shards it encoded (its home stream), cut at sentence boundaries so that every
-worker trains ``total / K`` words within a sentence, the surplus moved once to the workers short of
-their share (``config.balance``, :mod:`w2v_dist.training.balance`).  An epoch has
-``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is ``config.round_words(K)``:
-``sync_every``, else ``sync_total // K``; or the lone replica's round above); in round j worker k
-trains the sentences that start in words ``[j W_k / R, (j+1) W_k / R)`` of its stream, so all
+words per epoch.  By default (``config.deal``) the corpus is dealt out: the stream of all shards in
+input order is cut into ``S = ceil(ceil(total / K) / round_words)`` stretches and each stretch into K
+consecutive pieces at sentence starts; worker k's stream is its piece of every stretch, cut from
+the workers that encoded them and moved once (:func:`w2v_dist.training.balance.deal_segments`), and
+with merged replicas round j of an epoch trains piece j, so all replicas train one stretch of text
+at a time, as one worker would.  With ``deal=False`` worker k's stream is the shards it encoded
+(its home stream), cut at sentence boundaries so that every worker trains ``total / K`` words
+within a sentence, the surplus moved once to the workers short of their share (``config.balance``).
+An epoch has ``R = ceil(max_k W_k / round_words)`` rounds (``round_words`` is
+``config.round_words(K)``: ``sync_every``, else ``sync_total // K``; or the lone replica's round
+above; ``S`` for a dealt stream of merged replicas); in round j worker k trains the sentences that
+start in words ``[j W_k / R, (j+1) W_k / R)`` of its stream (its piece j when dealt), so all
 workers finish an epoch together.
 
 One replica per machine.  When every worker can see the driver's shared-memory folder (a
@@ -423,7 +429,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         (effective words / train seconds), ``workers``, ``threads_per_worker``, ``rounds``,
         ``stage_seconds``, ``loss`` (per round), ``round_stats``, ``config``, and the input and
         failure accounting: ``empty_files``, ``skipped_shards`` (list of ``{url, error}``),
-        ``invalid_utf8_replacements``, ``recovered_failures``, ``resumed_from_round``,
+        ``invalid_utf8_replacements``, ``recovered_failures``, ``resumed_from_round``, the streams
+        (``home_words``, ``replica_words``, ``balance_moved_words`` (words trained on another
+        worker than the one that read them), ``balance_pieces``, ``balance_seconds``,
+        ``dealt_stretches`` (0 when not dealt out)),
         ``checkpoints_written``, ``central`` (``partitioned`` and, when true, the owners and
         their row bounds).  Each ``round_stats`` entry has ``bytes_to_driver`` /
         ``bytes_from_driver`` (changed rows, int64 ids + float32 values, to and from the
@@ -609,21 +618,74 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     W_k: dict[int, int] = {}
     pieces: dict[int, list] = {k: [] for k in range(K)}
     balanced = {"moved_words": 0, "seconds": 0.0, "pieces": 0}
+    # Dealt streams (config.deal, balance.deal_segments): worker k trains only ``pieces[k]``, its
+    # piece of each of ``stretches`` stretches of the corpus; ``bounds[k][j]`` is where piece j starts.
+    dealt: dict[str, Any] = {"stretches": 0, "bounds": {}}
+    streams_ready = [False]  # false while (re)building the streams: a failure there leaves them half made
+
+    def stream(k: int) -> list:
+        """The encoded partitions worker k trains, in order (its words ``[0, W_k)``)."""
+        return list(pieces[k]) if dealt["stretches"] else list(parts[k]) + list(pieces[k])
+
+    def deal():
+        """Deal the corpus out: ``pieces[k]`` is worker k's piece of every stretch, in order."""
+        sw = [int(infos[i]["words"]) for i in range(len(shards))]
+        # one stretch a round: merged replicas' rounds, or a shared replica's (solo_round // K words a
+        # worker; its workers train side by side, so neighbouring pieces of long stretches suffice)
+        per = config.round_words(K) if config.replicas != "host" else max(config.round_words(K),
+                                                                           config.solo_round // K)
+        S = max(1, math.ceil(math.ceil(sum(sw) / K) / per))
+        asks = B.deal_asks(sw, owner, K, S)
+        srcs = sorted(asks)
+        got = _gather(client, [client.submit(B.sentence_starts_at, parts[src], asks[src], workers=[hosts[src]],
+                                             allow_other_workers=False, pure=False) for src in srcs],
+                      hosts, "dealing the corpus out")
+        segments, bounds = B.deal_segments(sw, owner, K, S, {src: dict(zip(asks[src], g))
+                                                               for src, g in zip(srcs, got)})
+        for dst in range(K):
+            for n_, (src, lo, hi) in enumerate(segments[dst]):
+                cut = client.submit(B.cut_piece, lo, hi, *parts[src], workers=[hosts[src]], allow_other_workers=False,
+                                    pure=False, key=f"w2v-dealcut-{job}-{attempt[0]}-{dst}-{n_}")
+                pieces[dst].append(client.submit(B.store_piece, cut, job, f"deal-{attempt[0]}-{dst}-{n_}", cache,
+                                                 workers=[hosts[dst]], allow_other_workers=False, pure=False,
+                                                 key=f"w2v-deal-{job}-{attempt[0]}-{dst}-{n_}"))
+        sizes = _gather(client, [client.submit(B.stream_words, *pieces[dst], workers=[hosts[dst]],
+                                               allow_other_workers=False, pure=False) for dst in range(K)],
+                        hosts, "dealing the corpus out")
+        if sizes != [bounds[k][-1] for k in range(K)] or sum(sizes) != sum(home.values()):  # a bug, not bad input
+            raise _W2VError(f"dealt streams hold {sizes} words, planned {[bounds[k][-1] for k in range(K)]}, "
+                            f"the shards {sum(home.values())}")
+        W_k.update({k: int(sizes[k]) for k in range(K)})
+        dealt.update(stretches=S, bounds=bounds)
+        balanced.update(moved_words=int(sum(hi - lo for d in range(K) for s, lo, hi in segments[d] if s != d)),
+                        pieces=sum(len(segments[d]) for d in range(K)))
 
     def rebalance():
-        """(Re)build the balanced streams from the home streams: sets ``W_k`` and ``pieces``."""
+        """(Re)build the streams from the home streams: sets ``W_k`` and ``pieces`` (dealt or balanced)."""
         t_b = time.perf_counter()
-        client.cancel([f for k in range(K) for f in pieces[k]])
+        streams_ready[0] = False
+        _release([f for k in range(K) for f in pieces[k]])  # (not cancel: see _release)
         for k in range(K):
             pieces[k] = []
         W_k.clear()
         W_k.update(home)
         balanced["moved_words"] = balanced["pieces"] = 0
+        dealt.update(stretches=0, bounds={})
+        if config.deal and K > 1:
+            deal()
+            balanced["seconds"] += time.perf_counter() - t_b
+            log.info("corpus dealt out in %d stretches: %d words moved in %d piece(s); %d-%d words a worker",
+                     dealt["stretches"], balanced["moved_words"], balanced["pieces"], min(W_k.values()),
+                     max(W_k.values()))
+            streams_ready[0] = True
+            return
         if not config.balance or K == 1:
+            streams_ready[0] = True
             return
         keep, moves = B.plan_moves([home[k] for k in range(K)])
         srcs = sorted({m[0] for m in moves})
         if not srcs:
+            streams_ready[0] = True
             return
         asked = {src: sorted({keep[src]} | {x for m in moves if m[0] == src for x in m[2:]}) for src in srcs}
         got = _gather(client, [client.submit(B.sentence_starts_at, parts[src], asked[src], workers=[hosts[src]],
@@ -653,6 +715,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         balanced["seconds"] += time.perf_counter() - t_b
         log.info("streams balanced: %d words moved in %d piece(s); %d-%d words a worker", sum(sizes), len(new),
                  min(W_k.values()), max(W_k.values()))
+        streams_ready[0] = True
 
     for n_try in range(config.max_failures + 1):
         try:
@@ -683,7 +746,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             if n_try == config.max_failures:
                 raise _W2VError(f"giving up after {n_try + 1} failures while encoding: {exc}") from exc
             log.warning("encoding failed (%s); encoding again", exc)
-            client.cancel([f for k in range(K) for f in parts[k]])
+            _release([f for k in range(K) for f in parts[k] + pieces[k]])
             rehost(str(exc))
     skipped = [{"url": infos[i]["url"], "error": infos[i]["error"]} for i in sorted(infos) if infos[i]["error"]]
     for s in skipped:
@@ -870,6 +933,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         else "scaled-sum")
     mg = {"name": merge_name, "fn": get_merge_rule(merge_name)}  # (hot rows off after a loss: scaled-sum)
     R = max(1, math.ceil(max(W_k.values()) / round_words))
+    if merging and dealt["stretches"]:  # a dealt stream: one stretch a round (round_words within a sentence)
+        R = dealt["stretches"]
     n_updates = None
     if merging:  # expected updates a round: row scales of scaled-sum, and which rows are hot
         from .merge import expected_updates, row_scales
@@ -947,8 +1012,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
 
     def slice_of(k: int, s_: int) -> tuple[int, int]:
-        """Words [lo, hi) of worker k's stream that round ``s_`` trains."""
+        """Words [lo, hi) of worker k's stream that round ``s_`` trains (a dealt stream: piece j)."""
         j_ = s_ % R
+        if dealt["stretches"] == R:
+            return dealt["bounds"][k][j_], dealt["bounds"][k][j_ + 1]
         return W_k[k] * j_ // R, W_k[k] * (j_ + 1) // R
 
     def words_of(s_: int) -> int:
@@ -1000,7 +1067,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 upd_k = [f for g in got for f in g] or None
             else:
                 upd_k = [g[hosts[k]] for g in got] or None
-            out.append(client.submit(W.train_round, rid[k], spec, upd_k, *parts[k], *pieces[k],
+            out.append(client.submit(W.train_round, rid[k], spec, upd_k, *stream(k),
                                      after=prev[k] if prev else None, workers=[hosts[k]],
                                      allow_other_workers=False, pure=False,
                                      key=f"w2v-round-{job}-{s_}-{k}-{failures}"))
@@ -1035,7 +1102,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         lost = rehost(reason)
         if lost:
             # (never cancel the old vocabulary future: the survivors' encoded shards depend on it)
-            client.cancel([f for k in lost for f in parts[k]])
+            _release([f for k in lost for f in parts[k]])  # (their dependents: dealt pieces' cuts)
             scatter_words()
             parts.update(encode(lost))
             again = _gather(client, [client.submit(W.partition_words, f, workers=[hosts[k]], pure=False)
@@ -1043,6 +1110,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             if sum(again) != sum(home[k] for k in lost):
                 raise _W2VError("a lost worker's shards gave different words when read again; inputs changed?")
             rebalance()  # the same cuts again: pieces on or from the lost workers are made anew
+        elif not streams_ready[0]:  # the last recovery failed while it rebuilt the streams
+            rebalance()
         if not merging or part is not None:  # the model was on the workers: back to the last checkpoint (or start)
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
@@ -1261,6 +1330,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "balance_moved_words": balanced["moved_words"],
         "balance_pieces": balanced["pieces"],
         "balance_seconds": balanced["seconds"],
+        "dealt_stretches": int(dealt["stretches"]),
         "shared_replica": bool(shared),
         "hot_rows": [int(h.size) for h in hot["rows"]] if hot else [0, 0, 0],
         "hot_subrounds": hot["subrounds"] if hot else 0,
