@@ -32,6 +32,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import SHARED, cpu_model, measure  # noqa: E402
 
+from w2v_dist.config import Config  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 MEASURES = (("analogy_accuracy", 100, ".1f"), ("wordsim353_spearman", 1, ".4f"), ("simlex999_spearman", 1, ".4f"))
 
@@ -103,7 +105,7 @@ def main() -> None:
     ap.add_argument("--models", nargs="+", default=["sg", "cbow"], choices=["sg", "cbow", "sg-hs", "cbow-hs"])
     ap.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
     ap.add_argument("--workers", nargs="+", type=int, default=[1, 2, 4, 8])
-    ap.add_argument("--sync-total", type=int, default=200_000,
+    ap.add_argument("--sync-total", type=int, default=Config().sync_total,
                     help="words of all workers together a round at interval x1 (w2v-dist's default sync_total)")
     ap.add_argument("--intervals", nargs="+", type=float, default=[1, 4, 16], help="multiples of --sync-total")
     ap.add_argument("--interval-workers", nargs="+", type=int, default=[8],

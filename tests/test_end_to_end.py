@@ -264,7 +264,7 @@ def test_sync_total_is_split_over_the_workers(small_corpus, inproc_client):
     import w2v_dist
     from w2v_dist.config import Config
 
-    assert [Config().round_words(k) for k in (1, 2, 4, 8)] == [200_000, 100_000, 50_000, 25_000]
+    assert [Config().round_words(k) for k in (1, 2, 4, 8)] == [100_000, 50_000, 25_000, 12_500]
     assert Config(sync_every=7).round_words(8) == 7 and Config(sync_total=3).round_words(8) == 1
     for bad in (dict(sync_every=-1), dict(sync_total=0)):
         with pytest.raises(ConfigError, match=next(iter(bad))):

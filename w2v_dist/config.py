@@ -93,7 +93,7 @@ class Config:
     tls_cert: str | None = _f(None, "TLS to the scheduler: client certificate file (PEM)", "cluster")
     tls_key: str | None = _f(None, "TLS to the scheduler: client private key file (PEM)", "cluster")
     sync_every: int = _f(0, "words per worker between merges into the central copy (one round); 0: sync_total // workers, so the round's total work stays the same as workers are added", "train")
-    sync_total: int = _f(200_000, "with sync_every=0, words all workers together train between merges (each of K workers sync_total // K)", "train")
+    sync_total: int = _f(100_000, "with sync_every=0, words all workers together train between merges (each of K workers sync_total // K)", "train")
     solo_round: int = _f(1_000_000, "words per round when one worker trains: a lone replica merges nothing, so its rounds only pace the progress bar, the loss log and checkpoint_every; rounds are max(round words, solo_round) words (0: the round words)", "train")
     exchange: str = _f("auto", "how a round's changed rows travel between the workers and the driver: auto (as files in shared memory for the workers on the driver's machine, through Dask for the others; the hot rows as files when every worker is on the driver's machine, else through a Dask actor) or dask (always through Dask)", "cluster")
     replicas: str = _f("host", "host: when every worker is on the driver's machine, they all train one replica in shared memory (/dev/shm; Hogwild across processes, as the threads of one worker) and nothing is merged; worker: one replica per worker, merged into the central copy every round (what workers on several machines do)", "cluster")
