@@ -656,7 +656,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             raise _W2VError(f"dealt streams hold {sizes} words, planned {[bounds[k][-1] for k in range(K)]}, "
                             f"the shards {sum(home.values())}")
         W_k.update({k: int(sizes[k]) for k in range(K)})
-        dealt.update(stretches=S, bounds=bounds)
+        dealt.update(stretches=S, bounds=bounds, per=per)
         balanced.update(moved_words=int(sum(hi - lo for d in range(K) for s, lo, hi in segments[d] if s != d)),
                         pieces=sum(len(segments[d]) for d in range(K)))
 
@@ -933,8 +933,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         else "scaled-sum")
     mg = {"name": merge_name, "fn": get_merge_rule(merge_name)}  # (hot rows off after a loss: scaled-sum)
     R = max(1, math.ceil(max(W_k.values()) / round_words))
-    if merging and dealt["stretches"]:  # a dealt stream: one stretch a round (round_words within a sentence)
-        R = dealt["stretches"]
+    if merging and dealt["stretches"] and dealt["per"] == round_words:  # one stretch a round (round_words
+        R = dealt["stretches"]  # within a sentence); replicas="host" without shared memory: longer stretches
     n_updates = None
     if merging:  # expected updates a round: row scales of scaled-sum, and which rows are hot
         from .merge import expected_updates, row_scales
