@@ -163,6 +163,24 @@ def _shard_frame(shard_words: Sequence[int], owner: Sequence[int], K: int):
     return gstart, gend, hoff
 
 
+def _deal_points(shard_words: Sequence[int], owner: Sequence[int], K: int, stretches: int):
+    """The interior cuts ``m = 1 .. stretches * K - 1`` before they meet sentence starts.
+
+    Returns ``(points, frame)``: ``points`` a list of ``(p, i, src, h)``, the cut's global word
+    ``p = T * m // (stretches * K)``, its shard ``i``, that shard's owner ``src`` and the cut's
+    position ``h`` in ``src``'s home stream (``i``, ``src``, ``h`` None past the last word);
+    ``frame`` is :func:`_shard_frame`'s.
+    """
+    gstart, gend, hoff = frame = _shard_frame(shard_words, owner, K)
+    T, n = int(gend[-1]) if gend.size else 0, max(int(stretches), 1) * K
+    points = []
+    for m in range(1, n):
+        p = T * m // n
+        i = int(np.searchsorted(gend, p, "right"))
+        points.append((p, i, int(owner[i]), int(hoff[i] + p - gstart[i])) if i < gend.size else (p, None, None, None))
+    return points, frame
+
+
 def deal_asks(shard_words: Sequence[int], owner: Sequence[int], K: int, stretches: int):
     """Where the dealt streams are cut, as positions of the owners' home streams to snap.
 
@@ -185,14 +203,10 @@ def deal_asks(shard_words: Sequence[int], owner: Sequence[int], K: int, stretche
         Home-stream positions of worker ``src`` to move to sentence starts
         (:func:`sentence_starts_at`); pass the answers to :func:`deal_segments`.
     """
-    gstart, gend, hoff = _shard_frame(shard_words, owner, K)
-    T, n = int(gend[-1]) if gend.size else 0, max(int(stretches), 1) * K
     asks: dict[int, set] = {}
-    for m in range(1, n):
-        p = T * m // n
-        i = int(np.searchsorted(gend, p, "right"))
-        if i < gend.size:
-            asks.setdefault(int(owner[i]), set()).add(int(hoff[i] + p - gstart[i]))
+    for _, i, src, h in _deal_points(shard_words, owner, K, stretches)[0]:
+        if i is not None:
+            asks.setdefault(src, set()).add(h)
     return {src: sorted(v) for src, v in asks.items()}
 
 
@@ -216,16 +230,14 @@ def deal_segments(shard_words: Sequence[int], owner: Sequence[int], K: int, stre
         Words of ``dst``'s stream before its piece of each stretch (and its total, last): round j
         of an epoch trains words ``[bounds[j], bounds[j + 1])``.
     """
-    gstart, gend, hoff = _shard_frame(shard_words, owner, K)
-    T, n = int(gend[-1]) if gend.size else 0, max(int(stretches), 1) * K
+    points, (gstart, gend, hoff) = _deal_points(shard_words, owner, K, stretches)
+    T, n = int(gend[-1]) if gend.size else 0, len(points) + 1
     cuts = [0]
-    for m in range(1, n):
-        p = T * m // n
-        i = int(np.searchsorted(gend, p, "right"))
-        if i >= gend.size:
+    for p, i, src, h in points:
+        if i is None:
             cuts.append(T)
             continue
-        h = min(int(snapped[int(owner[i])][int(hoff[i] + p - gstart[i])]), int(hoff[i] + gend[i] - gstart[i]))
+        h = min(int(snapped[src][h]), int(hoff[i] + gend[i] - gstart[i]))
         cuts.append(max(int(gstart[i] + h - hoff[i]), cuts[-1]))
     cuts.append(T)
     segments: dict[int, list] = {k: [] for k in range(K)}
