@@ -1,6 +1,7 @@
 """Streams balanced by words (training/balance.py): the plan against a direct count, the cut pieces
 against the sentences they came from (both forms of an encoded shard), and runs in which every
-sentence is trained once an epoch, equal shares within a sentence, also after a worker is lost."""
+sentence is trained once an epoch, equal shares within a sentence, also after a worker is lost; and
+workers that join or leave, used or drained from the next epoch."""
 
 import gzip
 
@@ -211,3 +212,82 @@ def test_killed_worker_the_balanced_streams_are_rebuilt(uneven, deal):
         c["rounds_per_epoch"] if deal else 0)
     assert m["replica_words"] == c["replica_words"] and m["rounds"] == c["rounds"]
     np.testing.assert_allclose(res.wv.vectors, clean.wv.vectors, atol=1e-4)
+
+
+def _per_word(s: dict) -> float:
+    return s["loss"] / max(s["effective_words"], 1)
+
+
+@pytest.mark.parametrize("start,deal,replicas", [(2, False, "worker"), (2, True, "worker"), (2, True, "host"),
+                                                 (1, True, "worker")])
+def test_a_worker_that_joins_is_used_from_the_next_epoch(uneven, start, deal, replicas):
+    """A worker added to the cluster during epoch 0 gets a replica at epoch 1's start: the streams are
+    dealt (or balanced) again over one more worker, every word is still trained once an epoch, and
+    training goes on from the model (merged replicas, one shared replica or a lone one: epoch 1
+    starts at epoch 0's learning rate and far below the untrained loss); the newcomer trains its
+    share of the words."""
+    cfg = dict(FAST, deal=deal, replicas=replicas, epochs=3)
+    K = start + 1
+    with dask_client(workers=start, threads_per_worker=1, processes=False) as client:
+        grown = []
+
+        def on_round(stats):
+            if stats["round"] == 1 and not grown:
+                grown.append(1)
+                client.cluster.scale(K)
+                client.wait_for_workers(K, timeout=60)
+
+        m = train_vectors(client, uneven, Config(**cfg), progress=False, on_round=on_round).metrics
+    n = m["train_words"]
+    assert [(x["epoch"], x["workers_before"], x["workers"]) for x in m["reshapes"]] == [(1, start, K)]
+    assert m["workers"] == K and len(set(m["reshapes"][0]["hosts"])) == K
+    assert m["shared_replica"] == (replicas == "host")
+    assert sum(m["replica_words"]) == n and min(m["replica_words"]) > 0.9 * n / K  # the newcomer's share
+    if replicas == "worker":
+        assert m["dealt_stretches"] == (m["rounds_per_epoch"] if deal else 0)
+    stats = m["round_stats"]
+    for e in range(cfg["epochs"]):
+        ep = [s for s in stats if s["epoch"] == e]
+        assert sum(s["raw_words"] for s in ep) == n  # every word once an epoch, before and after
+        assert {s["replicas"] for s in ep} == ({start} if e == 0 else {K})
+    assert len([s for s in stats if s["epoch"] == 2]) == m["rounds_per_epoch"] < len(
+        [s for s in stats if s["epoch"] == 0])  # rounds of the same words a worker: fewer with more workers
+    first0 = next(s for s in stats if s["epoch"] == 0)
+    last0 = [s for s in stats if s["epoch"] == 0][-1]
+    first1 = next(s for s in stats if s["epoch"] == 1)
+    assert first1["alpha_start"] == pytest.approx(last0["alpha_end"])  # progress in words goes on
+    assert _per_word(first1) < 0.5 * (_per_word(first0) + _per_word(last0)), [
+        _per_word(x) for x in (first0, last0, first1)]  # the trained model goes on
+    assert m["rounds"] == len(stats)
+
+
+def test_replicas_doubled_up_after_a_loss_are_drained_at_the_next_epoch(uneven, monkeypatch):
+    """A worker retired (no replacement) in epoch 0: its replica moves onto the survivor for the rest
+    of the epoch, and from epoch 1 the survivor trains one replica with every word (a lone replica:
+    nothing merged), from the merged model."""
+    from w2v_dist.training import driver
+
+    monkeypatch.setattr(driver, "_RESTART_WAIT_SECONDS", 0.5)
+    cfg = dict(FAST, deal=True, rare_every=1)
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        victim = sorted(client.scheduler_info()["workers"])[-1]
+
+        def on_round(stats):
+            if stats["round"] == 1 and len(client.scheduler_info()["workers"]) == 2:
+                client.retire_workers([victim], close_workers=True)
+
+        m = train_vectors(client, uneven, Config(**cfg), progress=False, on_round=on_round).metrics
+    n = m["train_words"]
+    assert m["recovered_failures"] >= 1
+    assert [(x["epoch"], x["workers_before"], x["workers"]) for x in m["reshapes"]] == [(1, 2, 1)]
+    assert victim not in m["reshapes"][0]["hosts"] and m["replica_words"] == [n]
+    stats = m["round_stats"]
+    for e in range(cfg["epochs"]):
+        assert sum(s["raw_words"] for s in stats if s["epoch"] == e) == n
+    assert {s["replicas"] for s in stats if s["epoch"] == 1} == {1}
+    first0 = next(s for s in stats if s["epoch"] == 0)
+    last0 = [s for s in stats if s["epoch"] == 0][-1]
+    first1 = next(s for s in stats if s["epoch"] == 1)
+    assert first1["alpha_start"] == pytest.approx(last0["alpha_end"])
+    assert _per_word(first1) < 0.5 * (_per_word(first0) + _per_word(last0)), [
+        _per_word(x) for x in (first0, last0, first1)]  # the trained model goes on

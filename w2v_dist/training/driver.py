@@ -78,7 +78,8 @@ from . import partition as P
 from . import shm
 from . import worker as W
 from .hot import HOT_VELOCITY, HotRows, abort_files, choose_hot_rows, default_momentum
-from .merge import get_merge_rule, row_periods
+from . import merge as M
+from .merge import expected_updates, get_merge_rule, row_periods
 
 log = logging.getLogger("w2v_dist")
 
@@ -399,7 +400,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     Parameters
     ----------
     client : distributed.Client
-        The cluster to run on.  Every worker it has at the start is used, one replica each.
+        The cluster to run on.  Every worker it has at the start is used, one replica each; a
+        worker that joins later gets one from the next epoch's start (Notes).
     inputs : list of str
         URLs or globs of text shards or Parquet files (any fsspec filesystem).
     config : Config
@@ -434,7 +436,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         worker than the one that read them), ``balance_pieces``, ``balance_seconds``,
         ``dealt_stretches`` (0 when not dealt out)),
         ``checkpoints_written``, ``central`` (``partitioned`` and, when true, the owners and
-        their row bounds).  Each ``round_stats`` entry has ``bytes_to_driver`` /
+        their row bounds), ``reshapes`` (one ``{epoch, round, workers_before, workers, hosts,
+        seconds}`` a change of workers between epochs).  ``rounds`` counts the rounds run;
+        ``workers``, ``rounds_per_epoch``, ``replica_words`` and ``home_words`` are the last
+        shape's.  Each ``round_stats`` entry has ``replicas`` (workers training it), ``bytes_to_driver`` /
         ``bytes_from_driver`` (changed rows, int64 ids + float32 values, to and from the
         driver-held copy) or, partitioned, ``bytes_to_owners``, ``bytes_from_owners``,
         ``bytes_between_workers`` (the part that crosses processes) and ``changed_rows``.
@@ -451,6 +456,14 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     replica from the central copy and redoes the round.  With one worker the replica *is* the
     model, so the run goes back to the last checkpoint (or to the start).  After
     ``config.max_failures`` such recoveries the error is raised.
+
+    Workers joining and leaving.  At each epoch's start the driver compares the cluster's workers
+    with the replicas' hosts: a worker that joined gets a replica, and two replicas left on one
+    worker by a loss become one.  The streams are dealt (or balanced) again over the new hosts
+    (each shard stays where it was encoded), the rounds are planned for the new count and the
+    replicas made from the model (the central copy, or the lone or shared replica fetched first);
+    progress is counted in words, so the learning rate and the epoch go on.  Not with a
+    partitioned central copy.
 
     Raises
     ------
@@ -792,11 +805,18 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # which ones can is probed whenever the replicas are (re)created.  When all of them can
     # (``replicas = "host"``), they share one replica there instead and nothing is merged.
     shm_dir = shm_token = None
-    if (config.exchange == "auto" or config.replicas == "host") and K > 1 and part is None:
-        try:
-            shm_dir, shm_token = shm.create(job)
-        except OSError as exc:
-            log.info("exchange through Dask only: no shared-memory folder (%s)", exc)
+
+    def open_shm() -> None:
+        """The job's shared-memory folder, made once several workers train (at the start or on a join)."""
+        nonlocal shm_dir, shm_token
+        if shm_dir is None and (config.exchange == "auto" or config.replicas == "host") and K > 1 and part is None:
+            try:
+                shm_dir, shm_token = shm.create(job)
+            except OSError as exc:
+                shm_dir = ""  # not again
+                log.info("exchange through Dask only: no shared-memory folder (%s)", exc)
+
+    open_shm()
     shm_hosts: set = set()
     shm_updates: dict[int, shm.Files] = {}  # merged round -> its update's files, until applied by all
 
@@ -814,17 +834,24 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # as with one worker.  The driver's ``mats`` stay the initial, resumed or last checkpointed
     # matrices, where a lost worker sends the run back to.
     shared: dict[str, Any] = {}
-    if config.replicas == "host" and shm_dir and K > 1:
+
+    def share_replica(name: str) -> None:
+        """``replicas="host"``: when every host sees the shared-memory folder, ``mats`` become the one
+        replica's files there (``shared``), mapped by the next ``make_replicas``."""
+        if not (config.replicas == "host" and shm_dir and K > 1):
+            return
         try:
             if probe_shm() == set(hosts):
-                shared["files"] = shm.write(os.path.join(shm_dir, "replica-0"), mats)
-                shared["fresh"] = True  # untrained yet: the first make_replicas maps these
+                shared["files"] = shm.write(os.path.join(shm_dir, name), mats)
+                shared["fresh"] = True  # the next make_replicas maps these as they are
         except (OSError, _RoundFailed) as exc:
             log.info("one replica per worker: the matrices cannot be shared in memory (%s)", exc)
         if shared:
             log.info("%d workers on this machine train one replica in shared memory (replicas=host)", K)
         else:
             log.info("one replica per worker, merged every round: not every worker can see %s", shm_dir)
+
+    share_replica("replica-0")
 
     def fetch_model() -> list[np.ndarray]:
         """Copies of the model's matrices (:data:`worker.MATRICES` order) when it lives on the workers,
@@ -920,54 +947,73 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                 hot["actor"] = _gather(client, [hot["actor_future"]], hosts, "creating the hot-row actor")[0]
 
     total = config.epochs * per_epoch
-    # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace the
-    # progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
-    merging = K > 1 and not shared  # several replicas, merged every round
-    round_words = config.round_words(K) if merging else max(config.round_words(K), config.solo_round // K)
-    # merge="auto": the cold rows summed when the hot rows are merged apart and a round is at most
-    # SUM_ROUND_WORDS words of all workers (they rarely collide; the damping of scaled-sum cost
-    # WordSim-353 points there), else scaled-sum: summed over rounds of 800,000 words, 8 replicas'
-    # cold rows overshoot and SG-NS collapses (benchmarks/README.md, "Hot rows")
-    merge_name = config.merge if config.merge != "auto" else (
-        "sum" if merging and part is None and config.hot_rows > 0 and round_words * K <= SUM_ROUND_WORDS
-        else "scaled-sum")
-    mg = {"name": merge_name, "fn": get_merge_rule(merge_name)}  # (hot rows off after a loss: scaled-sum)
-    R = max(1, math.ceil(max(W_k.values()) / round_words))
-    if merging and dealt["stretches"] and dealt["per"] == round_words:  # one stretch a round (round_words
-        R = dealt["stretches"]  # within a sentence); replicas="host" without shared memory: longer stretches
+    merging = False
+    round_words = R = n_rounds = lag = 0
     n_updates = None
-    if merging:  # expected updates a round: row scales of scaled-sum, and which rows are hot
-        from .merge import expected_updates, row_scales
-
-        n_updates = expected_updates(vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg,
-                                     window=config.window, negative=config.negative,
-                                     ns_exponent=config.ns_exponent, hs=config.hs,
-                                     points=tables.get("points"), codelens=tables.get("codelens"))
-    n_rounds = config.epochs * R
-    # Hot rows (hot.py): with replicas merged every round and the central copy here, the rows with
-    # the most updates are merged by block momentum several times a round through an actor.
+    mg: dict[str, Any] = {}
     hot: dict[str, Any] = {}
-    if merging and part is None and config.hot_rows > 0:
-        hot_rows = choose_hot_rows(n_updates, config.hot_rows, [m.shape[0] for m in mats])
-        if sum(h.size for h in hot_rows):
-            hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None, files=None,
-                       M=[np.zeros((h.size, D), np.float32) for h in hot_rows], mu=default_momentum(K))
-            kept = (saved.state.get("hot") or {}) if saved is not None else {}
-            if kept.get("rows") == [h.tolist() for h in hot_rows] and kept.get("workers") == K:
-                hot["M"] = saved.load_extra(HOT_VELOCITY)  # the block momentum the run had reached
-            elif saved is not None:
-                log.info("resuming with other hot rows or workers than the checkpoint's: block momentum from 0")
-            tables.update({f"hot{i}": h for i, h in enumerate(hot_rows)})
-    elif K > 1 and part is not None and config.hot_rows > 0:
-        log.info("hot rows are not used with a partitioned central copy: every row is merged once a round")
-    # Rare rows less often (rare_every = P): a row expected to get n < P updates in a replica's
-    # round is sent every min(P, floor(P / n)) rounds, when its changes add up to about P updates;
-    # such rows are most of a round's bytes at 8 workers (benchmarks/README.md, "Rare rows").
-    # Every changed row is sent before an epoch starts, a checkpoint is written and at the end
-    # (``flush``), so checkpoints and outputs hold every change.
-    periods = row_periods(n_updates, config.rare_every, [m.shape[0] for m in mats]) \
-        if merging and part is None and config.rare_every > 1 else []
-    tables.update({f"period{i}": p for i, p in enumerate(periods) if p is not None})
+    periods: list = []
+
+    def plan_rounds(initial: bool) -> None:
+        """What follows from the cluster's shape (K replicas, shared or not, the streams): the round
+        length, rounds an epoch, the merge rule, the expected updates, the hot and rare rows."""
+        nonlocal merging, round_words, R, n_updates, n_rounds, periods, lag
+        # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace
+        # the progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
+        merging = K > 1 and not shared  # several replicas, merged every round
+        round_words = config.round_words(K) if merging else max(config.round_words(K), config.solo_round // K)
+        # merge="auto": the cold rows summed when the hot rows are merged apart and a round is at most
+        # SUM_ROUND_WORDS words of all workers (they rarely collide; the damping of scaled-sum cost
+        # WordSim-353 points there), else scaled-sum: summed over rounds of 800,000 words, 8 replicas'
+        # cold rows overshoot and SG-NS collapses (benchmarks/README.md, "Hot rows")
+        merge_name = config.merge if config.merge != "auto" else (
+            "sum" if merging and part is None and config.hot_rows > 0 and round_words * K <= SUM_ROUND_WORDS
+            else "scaled-sum")
+        mg.update(name=merge_name, fn=get_merge_rule(merge_name))  # (hot rows off after a loss: scaled-sum)
+        R = max(1, math.ceil(max(W_k.values()) / round_words))
+        if merging and dealt["stretches"] and dealt["per"] == round_words:  # one stretch a round (round_words
+            R = dealt["stretches"]  # within a sentence); replicas="host" without shared memory: longer stretches
+        n_updates = None
+        if merging:  # expected updates a round: row scales of scaled-sum, and which rows are hot
+            n_updates = expected_updates(vocab.counts, tables["keep_prob"], max(W_k.values()) / R, sg=config.sg,
+                                         window=config.window, negative=config.negative,
+                                         ns_exponent=config.ns_exponent, hs=config.hs,
+                                         points=tables.get("points"), codelens=tables.get("codelens"))
+        n_rounds = config.epochs * R
+        # Hot rows (hot.py): with replicas merged every round and the central copy here, the rows with
+        # the most updates are merged by block momentum several times a round through an actor.
+        old_rows, old_M, attempts = hot.get("rows"), hot.get("M"), hot.get("attempt", 0)
+        hot.clear()
+        for key_ in [key_ for key_ in tables if key_.startswith(("hot", "period"))]:
+            del tables[key_]
+        if merging and part is None and config.hot_rows > 0:
+            hot_rows = choose_hot_rows(n_updates, config.hot_rows, [m.shape[0] for m in mats])
+            if sum(h.size for h in hot_rows):
+                hot.update(rows=hot_rows, subrounds=max(1, int(config.hot_subrounds)), actor=None, files=None,
+                           M=[np.zeros((h.size, D), np.float32) for h in hot_rows], mu=default_momentum(K))
+                kept = (saved.state.get("hot") or {}) if (saved is not None and initial) else {}
+                if kept.get("rows") == [h.tolist() for h in hot_rows] and kept.get("workers") == K:
+                    hot["M"] = saved.load_extra(HOT_VELOCITY)  # the block momentum the run had reached
+                elif saved is not None and initial:
+                    log.info("resuming with other hot rows or workers than the checkpoint's: block momentum from 0")
+                elif old_M is not None and [h.tolist() for h in old_rows] == [h.tolist() for h in hot_rows]:
+                    hot["M"] = old_M  # a new shape, the same hot rows: their block momentum goes on
+                tables.update({f"hot{i}": h for i, h in enumerate(hot_rows)})
+                hot["attempt"] = attempts  # (hot-row folders are numbered by make_replicas)
+        elif K > 1 and part is not None and config.hot_rows > 0 and initial:
+            log.info("hot rows are not used with a partitioned central copy: every row is merged once a round")
+        # Rare rows less often (rare_every = P): a row expected to get n < P updates in a replica's
+        # round is sent every min(P, floor(P / n)) rounds, when its changes add up to about P updates;
+        # such rows are most of a round's bytes at 8 workers (benchmarks/README.md, "Rare rows").
+        # Every changed row is sent before an epoch starts, a checkpoint is written and at the end
+        # (``flush``), so checkpoints and outputs hold every change.
+        periods = row_periods(n_updates, config.rare_every, [m.shape[0] for m in mats]) \
+            if merging and part is None and config.rare_every > 1 else []
+        tables.update({f"period{i}": p for i, p in enumerate(periods) if p is not None})
+        # Overlapping rounds (config.overlap, several replicas): see ``submit``
+        lag = 2 if (merging and config.overlap and part is None) else 1
+
+    plan_rounds(initial=True)
 
     def alpha_at(p: int) -> float:
         return max(config.min_alpha, config.alpha - (config.alpha - config.min_alpha) * p / total)
@@ -1006,7 +1052,6 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     # behind the merged rows a replica starts from (1: none in flight).  Rounds that start an epoch
     # or follow a checkpoint due by ``checkpoint_every`` wait for the full merge, so a run resumed
     # from a checkpoint trains exactly as the uninterrupted one.
-    lag = 2 if (merging and config.overlap and part is None) else 1
     submitted: dict[int, list] = {}  # round -> its K futures (at most ``lag`` rounds in flight)
     sent_updates: dict[int, dict] = {}  # merged round u -> {host: future of the central rows}
     next_update = [r]  # the first merged round whose rows the replicas have not been sent
@@ -1128,6 +1173,84 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             bar.n = r
             bar.refresh()
 
+    # The cluster's shape between epochs.  At an epoch's start the driver looks at the workers: a
+    # worker that joined gets a replica, and a lost worker's replica that moved onto a survivor (two
+    # replicas on one worker) is drained, so that every worker trains one replica from then on.
+    # The streams are dealt or balanced again over the new workers (each shard stays where it was
+    # encoded), the round plan follows the new count (``plan_rounds``) and the replicas are made
+    # from the model as it is (merged replicas: the central copy, which at an epoch's start holds
+    # every change; a lone or shared replica: fetched first).  Progress is kept in words, so the
+    # learning rate goes on where it was.  Not with a partitioned central copy (its row ranges
+    # belong to the first workers).
+    reshapes: list[dict] = []
+
+    def reshape_hosts() -> list | None:
+        """One host a replica, when the workers changed since the replicas were made; else None."""
+        if part is not None:
+            return None
+        alive = _alive(client)
+        if any(h not in alive for h in hosts):  # a worker lost just now: the next round recovers it
+            return None
+        for a, wi in alive.items():
+            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
+        new = sorted(a for a in alive if a not in hosts)
+        if not new and len(set(hosts)) == K:
+            return None
+        return list(dict.fromkeys(hosts)) + new
+
+    def reshape(to: list) -> None:
+        """Re-shape the run onto hosts ``to`` (one replica each) at the start of epoch ``r // R``."""
+        nonlocal K, mats, r
+        t_s = time.perf_counter()
+        before = K
+        if not merging:  # a lone or shared replica is the model
+            mats = fetch_model()
+        abort_hot()
+        if hot.get("actor_future") is not None:
+            _release([hot["actor_future"]])
+        for k_ in range(K):
+            client.run(W.drop_replica, rid[k_])
+        # the logical replicas of one host become one (each shard stays where it was encoded)
+        at = {h: j for j, h in enumerate(to)}
+        by_shard = {i: f for k_ in range(K) for i, f in zip(mine[k_], parts[k_])}
+        _release([f for k_ in range(K) for f in pieces[k_]])
+        owner[:] = [at[hosts[o]] for o in owner]
+        K = len(to)
+        hosts[:] = to
+        rid[:] = [f"{job}-r{k_}" for k_ in range(K)]
+        for d_ in (mine, parts, pieces, home):
+            d_.clear()
+        mine.update({j: [i for i in range(len(shards)) if owner[i] == j] for j in range(K)})
+        parts.update({j: [by_shard[i] for i in mine[j]] for j in range(K)})
+        pieces.update({j: [] for j in range(K)})
+        home.update({j: sum(int(infos[i]["words"]) for i in mine[j]) for j in range(K)})
+        attempt[0] += 1  # new task keys and piece names for the new cuts
+        rebalance()
+        old_files = shared.pop("files", None)
+        shared.clear()
+        open_shm()
+        share_replica(f"replica-s{len(reshapes) + 1}")
+        if old_files is not None:
+            shm.remove(old_files)
+        epoch_ = r // R
+        plan_rounds(initial=False)
+        r = epoch_ * R
+        for u in list(shm_updates):
+            shm.remove(shm_updates.pop(u))
+        _release([f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())
+                  if not isinstance(f, shm.Files)])
+        sent_updates.clear()
+        next_update[0] = r
+        safe.update(r=r, done=done, effective=effective, stats=len(round_stats))  # ``mats`` is the model here
+        make_replicas()
+        if bar is not None:
+            bar.total, bar.n = n_rounds, r
+            bar.refresh()
+        reshapes.append({"epoch": epoch_, "round": r, "workers_before": before, "workers": K,
+                         "hosts": list(hosts), "seconds": time.perf_counter() - t_s})
+        log.info("epoch %d: %d worker(s) now, %d before; %d rounds an epoch of %d words a worker",
+                 epoch_, K, before, R, round_words)
+
     t_train = time.perf_counter()
     finished = False
     try:
@@ -1139,6 +1262,14 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         t_train = time.perf_counter()  # rounds only: shipping the copy and compiling kernels are "init"
         while True:  # the rounds, then (one worker) the fetch of the replica
             while r < n_rounds:
+                if r % R == 0 and r > 0 and not submitted:  # an epoch's start, nothing in flight
+                    to = reshape_hosts()
+                    if to is not None:
+                        try:
+                            reshape(to)
+                        except _RoundFailed as exc:
+                            recover(str(exc))
+                        continue
                 epoch = r // R
                 t_r = time.perf_counter()
                 words = words_of(r)
@@ -1194,7 +1325,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                             x["rows"], x["deltas"] = arrs[:len(arrs) // 2], arrs[len(arrs) // 2:]
                     changed_all = []
                     for i, m in enumerate(mats):
-                        extra = ({"scale": row_scales(n_updates[i], config.alpha, K)}
+                        extra = ({"scale": M.row_scales(n_updates[i], config.alpha, K)}
                                  if getattr(mg["fn"], "needs_row_scale", False) else {})
                         changed_all.append(mg["fn"](m, [x["rows"][i] for x in results],
                                                  [x["deltas"][i] for x in results], **extra))
@@ -1235,7 +1366,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                     "compute_seconds": max(x["compute_seconds"] for x in results),
                     "task_seconds": max(x.get("task_seconds", 0.0) for x in results),
                     "apply_seconds": max(x.get("apply_seconds", 0.0) for x in results),
-                    "merge_seconds": merge_s,
+                    "merge_seconds": merge_s, "replicas": K,
                     "bytes_to_driver": int(bytes_back),
                     "bytes_from_driver": int(bytes_out),
                     **exchange,
@@ -1320,9 +1451,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         "train_seconds": train_seconds,
         "words_per_second": effective / train_seconds if train_seconds > 0 else 0.0,
         "workers": K,
-        "threads_per_worker": [nthreads[w] for w in workers],
+        "threads_per_worker": [nthreads[h] for h in hosts],
+        "reshapes": reshapes,
         "partitions": len(shards),
-        "rounds": r,
+        "rounds": len(round_stats),  # run (r counts in the last shape's rounds after a re-shape)
         "rounds_per_epoch": R,
         "round_words": int(round_words),
         "replica_words": [int(W_k[k]) for k in range(K)],
