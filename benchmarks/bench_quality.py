@@ -99,6 +99,29 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def means(rows: list[dict]) -> str:
+    """A markdown table of the mean over seeds of each configuration (model, workers, interval,
+    ``--set``) and its difference from the model's 1-worker mean (points; **bold**: more than 1
+    point below)."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        groups.setdefault((r["model"], tuple(r.get("sets") or []), r["interval"], r["workers"]), []).append(r)
+    mean = {g: {m: sum(r["evaluation"][m] for r in rs) / len(rs) for m, _, _ in MEASURES} for g, rs in groups.items()}
+    lines = ["| model | workers | interval | seeds | analogy % | WS-353 | SimLex-999 | difference from 1 worker (points) |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | --- |"]
+    for g in sorted(groups):
+        model, sets, interval, workers = g
+        base = mean.get((model, (), 1, 1))
+        diff = "" if base is None or workers == 1 else " / ".join(
+            (f"**{d:+.2f}**" if d < -1 else f"{d:+.2f}")
+            for d in (100 * (mean[g][m] - base[m]) for m, _, _ in MEASURES))
+        name = model + (f" ({', '.join(sets)})" if sets else "")
+        lines.append(f"| {name} | {workers} | x{interval:g} | {' '.join(str(r['seed']) for r in sorted(groups[g], key=lambda r: r['seed']))} | "
+                     + " | ".join(f"{s * mean[g][m]:{'.2f' if s == 100 else '.4f'}}" for m, s, _ in MEASURES)
+                     + f" | {diff} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--inputs", nargs="+", default=[str(SHARED / "corpora/real-en/text/*.txt.gz")])
@@ -137,6 +160,8 @@ def main() -> None:
     print(f"\nCPU: {cpu_model()}, {os.cpu_count()} cores; inputs {' '.join(args.inputs)}; K worker processes x 1 thread; "
           f"interval x1 = sync_total {args.sync_total:,} words a round (each worker sync_total // K)\n")
     print(table(rows))
+    print("\nMeans over the seeds:\n")
+    print(means(rows))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ time grows with K; ``ring``: a ring all-reduce among the workers (not built), co
 worker, latency growing with K.
 
 It is a model: full bisection bandwidth, no stragglers, kernels as fast as measured.  The defaults
-are the figures measured on this machine (benchmarks/README.md, "Hot rows"); pass your own.
+are the figures measured on this machine at the defaults of 2026-12-07 (SG-NS, 8 workers, corpus
+dealt out, ``sync_total`` 100,000, ``rare_every`` 8: benchmarks/README.md, "Dealt out, half the
+round"); pass your own.
 
     python benchmarks/sync_model.py
     python benchmarks/sync_model.py --rate 450000 --gbits 10 --workers 2 8 16 64
@@ -60,15 +62,15 @@ def main() -> None:
     ap.add_argument("--gbits", type=float, default=10.0, help="network bandwidth, Gb/s")
     ap.add_argument("--latency-ms", type=float, default=0.1, help="one message's latency, ms")
     ap.add_argument("--task-ms", type=float, default=1.0, help="scheduler overhead per task, ms")
-    ap.add_argument("--rate", type=float, default=400_000, help="raw words/s of one single-thread worker")
-    ap.add_argument("--sync-total", type=float, default=200_000, help="raw words of all workers a round")
+    ap.add_argument("--rate", type=float, default=340_000, help="raw words/s of one single-thread worker")
+    ap.add_argument("--sync-total", type=float, default=100_000, help="raw words of all workers a round")
     ap.add_argument("--subrounds", type=int, default=5, help="hot exchanges a round")
     ap.add_argument("--hot-rows", type=int, default=1000)
     ap.add_argument("--hot-matrices", type=int, default=2, help="syn0 and syn1neg")
     ap.add_argument("--vector-size", type=int, default=100)
-    ap.add_argument("--up-mb", type=float, default=20.6, help="a worker's cold MB up a round, measured")
-    ap.add_argument("--down-mb", type=float, default=28.4, help="a worker's cold MB down a round, measured")
-    ap.add_argument("--measured-words", type=float, default=25_000, help="words a worker a round where --up-mb was measured")
+    ap.add_argument("--up-mb", type=float, default=8.64, help="a worker's cold MB up a round, measured")
+    ap.add_argument("--down-mb", type=float, default=9.96, help="a worker's cold MB down a round, measured")
+    ap.add_argument("--measured-words", type=float, default=12_500, help="words a worker a round where --up-mb was measured")
     ap.add_argument("--beta", type=float, default=0.17, help="up bytes ~ (words a worker a round) ** beta")
     a = ap.parse_args()
     print(f"{a.gbits:g} Gb/s, {a.latency_ms:g} ms a message, {a.task_ms:g} ms a task; {a.rate:,.0f} raw words/s a worker; "
