@@ -1241,6 +1241,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                   if not isinstance(f, shm.Files)])
         sent_updates.clear()
         next_update[0] = r
+        flushed.clear()  # (round numbers of the old plan)
         safe.update(r=r, done=done, effective=effective, stats=len(round_stats))  # ``mats`` is the model here
         make_replicas()
         if bar is not None:
