@@ -552,18 +552,23 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                       for i in mine[k]]
         return out
 
+    def alive_now() -> dict:
+        """The cluster's live workers (:func:`_alive`); their thread counts are recorded in ``nthreads``."""
+        alive = _alive(client)
+        for a, wi in alive.items():
+            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
+        return alive
+
     def rehost(reason: str) -> list[int]:
         """Wait (a while) for the cluster to regain its size; give each lost replica a new host."""
         deadline = time.monotonic() + _RESTART_WAIT_SECONDS
         while True:
-            alive = _alive(client)
+            alive = alive_now()
             if len(alive) >= K or time.monotonic() > deadline:
                 break
             time.sleep(0.25)
         if not alive:
             raise _W2VError(f"every Dask worker was lost ({reason})")
-        for a, wi in alive.items():
-            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
         lost = [k for k in range(K) if hosts[k] not in alive]
         for k in lost:
             free = [a for a in sorted(alive) if a not in hosts]
@@ -636,6 +641,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     dealt: dict[str, Any] = {"stretches": 0, "bounds": {}}
     streams_ready = [False]  # false while (re)building the streams: a failure there leaves them half made
 
+    def words_a_round(merged: bool) -> int:
+        """Words a worker trains a round: ``config.round_words(K)`` when replicas are merged; a lone or
+        shared replica merges nothing, so its rounds (a scheduler round trip each, ~10 ms) only pace
+        the progress bar, the loss log and checkpoints, and are at least ``solo_round // K`` words."""
+        return config.round_words(K) if merged else max(config.round_words(K), config.solo_round // K)
+
     def stream(k: int) -> list:
         """The encoded partitions worker k trains, in order (its words ``[0, W_k)``)."""
         return list(pieces[k]) if dealt["stretches"] else list(parts[k]) + list(pieces[k])
@@ -643,10 +654,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     def deal():
         """Deal the corpus out: ``pieces[k]`` is worker k's piece of every stretch, in order."""
         sw = [int(infos[i]["words"]) for i in range(len(shards))]
-        # one stretch a round: merged replicas' rounds, or a shared replica's (solo_round // K words a
-        # worker; its workers train side by side, so neighbouring pieces of long stretches suffice)
-        per = config.round_words(K) if config.replicas != "host" else max(config.round_words(K),
-                                                                           config.solo_round // K)
+        # one stretch a round: merged replicas' rounds, or a shared replica's (its workers train side
+        # by side, so neighbouring pieces of long stretches suffice)
+        per = words_a_round(config.replicas != "host")
         S = max(1, math.ceil(math.ceil(sum(sw) / K) / per))
         asks = B.deal_asks(sw, owner, K, S)
         srcs = sorted(asks)
@@ -958,10 +968,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         """What follows from the cluster's shape (K replicas, shared or not, the streams): the round
         length, rounds an epoch, the merge rule, the expected updates, the hot and rare rows."""
         nonlocal merging, round_words, R, n_updates, n_rounds, periods, lag
-        # A lone replica merges nothing: its rounds (a scheduler round trip each, ~10 ms) only pace
-        # the progress bar, the loss log and checkpoints, so they are at least ``solo_round`` words.
         merging = K > 1 and not shared  # several replicas, merged every round
-        round_words = config.round_words(K) if merging else max(config.round_words(K), config.solo_round // K)
+        round_words = words_a_round(merging)
         # merge="auto": the cold rows summed when the hot rows are merged apart and a round is at most
         # SUM_ROUND_WORDS words of all workers (they rarely collide; the damping of scaled-sum cost
         # WordSim-353 points there), else scaled-sum: summed over rounds of 800,000 words, 8 replicas'
@@ -1141,6 +1149,18 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             except _RoundFailed as exc:
                 reason = str(exc)
 
+    def drop_in_flight():
+        """Forget the rounds in flight and the merged rows not yet applied by every replica: the
+        replicas are about to be made anew from the model (a recovery, a re-shape)."""
+        client.cancel([f for fs in submitted.values() for f in fs]
+                      + [f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())
+                         if not isinstance(f, shm.Files)])
+        for u in list(shm_updates):
+            shm.remove(shm_updates.pop(u))
+        submitted.clear()
+        sent_updates.clear()
+        next_update[0] = r
+
     def _recover_once(reason: str):
         nonlocal r, done, effective
         abort_hot()
@@ -1160,14 +1180,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         if not merging or part is not None:  # the model was on the workers: back to the last checkpoint (or start)
             r, done, effective = safe["r"], safe["done"], safe["effective"]
             del round_stats[safe["stats"]:]
-        client.cancel([f for fs in submitted.values() for f in fs]
-                      + [f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())
-                         if not isinstance(f, shm.Files)])
-        for u in list(shm_updates):
-            shm.remove(shm_updates.pop(u))
-        submitted.clear()
-        sent_updates.clear()
-        next_update[0] = r
+        drop_in_flight()
         make_replicas()
         if bar is not None:
             bar.n = r
@@ -1188,11 +1201,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         """One host a replica, when the workers changed since the replicas were made; else None."""
         if part is not None:
             return None
-        alive = _alive(client)
+        alive = alive_now()
         if any(h not in alive for h in hosts):  # a worker lost just now: the next round recovers it
             return None
-        for a, wi in alive.items():
-            nthreads.setdefault(a, int(wi.get("nthreads", 1)))
         new = sorted(a for a in alive if a not in hosts)
         if not new and len(set(hosts)) == K:
             return None
@@ -1235,12 +1246,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         epoch_ = r // R
         plan_rounds(initial=False)
         r = epoch_ * R
-        for u in list(shm_updates):
-            shm.remove(shm_updates.pop(u))
-        _release([f for d in sent_updates.values() for f in (d if isinstance(d, list) else d.values())
-                  if not isinstance(f, shm.Files)])
-        sent_updates.clear()
-        next_update[0] = r
+        drop_in_flight()
         flushed.clear()  # (round numbers of the old plan)
         safe.update(r=r, done=done, effective=effective, stats=len(round_stats))  # ``mats`` is the model here
         make_replicas()
