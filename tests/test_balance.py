@@ -1,7 +1,7 @@
 """Streams balanced by words (training/balance.py): the plan against a direct count, the cut pieces
 against the sentences they came from (both forms of an encoded shard), and runs in which every
 sentence is trained once an epoch, equal shares within a sentence, also after a worker is lost; and
-workers that join or leave, used or drained from the next epoch."""
+workers that join or leave, used or drained from the next round or epoch."""
 
 import gzip
 
@@ -218,14 +218,13 @@ def _per_word(s: dict) -> float:
     return s["loss"] / max(s["effective_words"], 1)
 
 
-@pytest.mark.parametrize("start,deal,replicas", [(2, False, "worker"), (2, True, "worker"), (2, True, "host"),
-                                                 (1, True, "worker")])
+@pytest.mark.parametrize("start,deal,replicas", [(2, False, "worker"), (2, True, "host"), (1, True, "worker")])
 def test_a_worker_that_joins_is_used_from_the_next_epoch(uneven, start, deal, replicas):
-    """A worker added to the cluster during epoch 0 gets a replica at epoch 1's start: the streams are
-    dealt (or balanced) again over one more worker, every word is still trained once an epoch, and
-    training goes on from the model (merged replicas, one shared replica or a lone one: epoch 1
-    starts at epoch 0's learning rate and far below the untrained loss); the newcomer trains its
-    share of the words."""
+    """A worker added to the cluster during epoch 0 gets a replica at epoch 1's start (merged replicas
+    on balanced streams, one shared replica, a lone one; dealt merged replicas take it at once:
+    the next test): the streams are dealt (or balanced) again over one more worker, every word is
+    still trained once an epoch, and training goes on from the model (epoch 1 starts at epoch 0's
+    learning rate and far below the untrained loss); the newcomer trains its share of the words."""
     cfg = dict(FAST, deal=deal, replicas=replicas, epochs=3)
     K = start + 1
     with dask_client(workers=start, threads_per_worker=1, processes=False) as client:
@@ -259,6 +258,46 @@ def test_a_worker_that_joins_is_used_from_the_next_epoch(uneven, start, deal, re
     assert _per_word(first1) < 0.5 * (_per_word(first0) + _per_word(last0)), [
         _per_word(x) for x in (first0, last0, first1)]  # the trained model goes on
     assert m["rounds"] == len(stats)
+
+
+@pytest.mark.parametrize("rare_every", [8, 1])
+def test_a_worker_that_joins_dealt_merged_replicas_is_used_from_the_next_round(uneven, monkeypatch, rare_every):
+    """Merged replicas on a dealt corpus take a new worker inside the epoch: after the next round
+    that sends every changed row (``rare_every`` > 1: the round after the join is seen; 1: every
+    round does), the corpus is dealt again over three workers in the same stretches, so the epoch
+    goes on at the same round with the same words a round as the 2-worker run, every word once an
+    epoch, from the merged model at the same learning rate."""
+    from w2v_dist.training import driver
+
+    monkeypatch.setattr(driver, "_JOIN_CHECK_SECONDS", 0.0)
+    cfg = dict(FAST, deal=True, rare_every=rare_every, epochs=2)
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        clean = train_vectors(client, uneven, Config(**cfg), progress=False).metrics
+        grown = []
+
+        def on_round(stats):
+            if stats["round"] == 1 and not grown:
+                grown.append(1)
+                client.cluster.scale(3)
+                client.wait_for_workers(3, timeout=60)
+
+        m = train_vectors(client, uneven, Config(**cfg), progress=False, on_round=on_round).metrics
+    n, R = m["train_words"], m["rounds_per_epoch"]
+    [shape] = m["reshapes"]
+    j = 3 if rare_every > 1 else 2  # the join is seen before round 2; round 2 flushes the rare rows first
+    assert (shape["epoch"], shape["round_of_epoch"], shape["workers_before"], shape["workers"]) == (0, j, 2, 3)
+    assert R == clean["rounds_per_epoch"] == m["dealt_stretches"] > j
+    stats, base = m["round_stats"], clean["round_stats"]
+    assert [s["round"] for s in stats] == list(range(cfg["epochs"] * R))  # no round skipped or redone
+    assert [s["words"] for s in stats] == [s["words"] for s in base]  # the same stretch a round
+    assert [s["replicas"] for s in stats] == [2] * j + [3] * (cfg["epochs"] * R - j)
+    for e in range(cfg["epochs"]):
+        assert sum(s["raw_words"] for s in stats if s["epoch"] == e) == n  # every word once an epoch
+    assert sum(m["replica_words"]) == n and min(m["replica_words"]) > 0.9 * n / 3  # the newcomer's share
+    before, after = stats[j - 1], stats[j]
+    assert after["alpha_start"] == pytest.approx(before["alpha_end"])  # progress in words goes on
+    assert _per_word(after) < 0.5 * (_per_word(stats[0]) + _per_word(before)), [
+        _per_word(x) for x in (stats[0], before, after)]  # from the merged model, not a new one
 
 
 def test_replicas_doubled_up_after_a_loss_are_drained_at_the_next_epoch(uneven, monkeypatch):

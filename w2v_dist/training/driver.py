@@ -217,6 +217,7 @@ class _RoundFailed(Exception):
 
 _POLL_SECONDS = 0.5
 _RESTART_WAIT_SECONDS = 30.0
+_JOIN_CHECK_SECONDS = 2.0  # between looks at the cluster's workers inside an epoch (a scheduler round trip each)
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -401,7 +402,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     ----------
     client : distributed.Client
         The cluster to run on.  Every worker it has at the start is used, one replica each; a
-        worker that joins later gets one from the next epoch's start (Notes).
+        worker that joins later gets one from the next round (merged replicas on a dealt
+        corpus) or the next epoch's start (Notes).
     inputs : list of str
         URLs or globs of text shards or Parquet files (any fsspec filesystem).
     config : Config
@@ -436,8 +438,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         worker than the one that read them), ``balance_pieces``, ``balance_seconds``,
         ``dealt_stretches`` (0 when not dealt out)),
         ``checkpoints_written``, ``central`` (``partitioned`` and, when true, the owners and
-        their row bounds), ``reshapes`` (one ``{epoch, round, workers_before, workers, hosts,
-        seconds}`` a change of workers between epochs).  ``rounds`` counts the rounds run;
+        their row bounds), ``reshapes`` (one ``{epoch, round, round_of_epoch, workers_before,
+        workers, hosts, seconds}`` a change of workers between rounds).  ``rounds`` counts the rounds run;
         ``workers``, ``rounds_per_epoch``, ``replica_words`` and ``home_words`` are the last
         shape's.  Each ``round_stats`` entry has ``replicas`` (workers training it), ``bytes_to_driver`` /
         ``bytes_from_driver`` (changed rows, int64 ids + float32 values, to and from the
@@ -457,13 +459,17 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     model, so the run goes back to the last checkpoint (or to the start).  After
     ``config.max_failures`` such recoveries the error is raised.
 
-    Workers joining and leaving.  At each epoch's start the driver compares the cluster's workers
-    with the replicas' hosts: a worker that joined gets a replica, and two replicas left on one
-    worker by a loss become one.  The streams are dealt (or balanced) again over the new hosts
-    (each shard stays where it was encoded), the rounds are planned for the new count and the
-    replicas made from the model (the central copy, or the lone or shared replica fetched first);
-    progress is counted in words, so the learning rate and the epoch go on.  Not with a
-    partitioned central copy.
+    Workers joining and leaving.  At each epoch's start, and every ``_JOIN_CHECK_SECONDS`` (2 s)
+    between the rounds of merged replicas on a dealt corpus without overlapping rounds, the driver
+    compares the cluster's workers with the replicas' hosts: a worker that joined gets a replica,
+    and two replicas left on one worker by a loss become one.  The streams are dealt (or balanced)
+    again over the new hosts (each shard stays where it was encoded) and the replicas made from
+    the model (the central copy, or the lone or shared replica fetched first); progress is counted
+    in words, so the learning rate and the epoch go on.  At an epoch's start the rounds are
+    planned for the new count; inside an epoch, after a round that sent every changed row, the new
+    deal keeps the old one's stretches (their boundaries depend on the corpus and the stretch
+    count only), so the epoch goes on at the same round with the same words left (checked: a
+    :class:`W2VError` if not, a bug).  Not with a partitioned central copy.
 
     Raises
     ------
@@ -638,7 +644,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     balanced = {"moved_words": 0, "seconds": 0.0, "pieces": 0}
     # Dealt streams (config.deal, balance.deal_segments): worker k trains only ``pieces[k]``, its
     # piece of each of ``stretches`` stretches of the corpus; ``bounds[k][j]`` is where piece j starts.
-    dealt: dict[str, Any] = {"stretches": 0, "bounds": {}}
+    dealt: dict[str, Any] = {"stretches": 0, "bounds": {}, "keep": 0}  # keep: the stretches a re-deal must make
     streams_ready = [False]  # false while (re)building the streams: a failure there leaves them half made
 
     def words_a_round(merged: bool) -> int:
@@ -657,7 +663,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         # one stretch a round: merged replicas' rounds, or a shared replica's (its workers train side
         # by side, so neighbouring pieces of long stretches suffice)
         per = words_a_round(config.replicas != "host")
-        S = max(1, math.ceil(math.ceil(sum(sw) / K) / per))
+        # (a re-shape inside an epoch keeps the stretches: their boundaries do not depend on K, so round
+        # j of the new deal trains the same stretch of the corpus as round j of the old one)
+        S = dealt["keep"] or max(1, math.ceil(math.ceil(sum(sw) / K) / per))
         asks = B.deal_asks(sw, owner, K, S)
         srcs = sorted(asks)
         got = _gather(client, [client.submit(B.sentence_starts_at, parts[src], asks[src], workers=[hosts[src]],
@@ -1095,7 +1103,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         next_update[0] += len(ups)
         got = [sent_updates.pop(u) for u in ups]  # released here, not cancelled: the tasks hold them
         prev = submitted.get(s_ - 1)
-        flush = s_ + 1 >= n_rounds or boundary(s_ + 1) or time_for_checkpoint()
+        flush = s_ + 1 >= n_rounds or boundary(s_ + 1) or time_for_checkpoint() or flush_next[0]
         if flush:
             flushed.add(s_)
         out = []
@@ -1186,16 +1194,33 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
             bar.n = r
             bar.refresh()
 
-    # The cluster's shape between epochs.  At an epoch's start the driver looks at the workers: a
+    # The cluster's shape between rounds.  The driver looks at the workers at an epoch's start, and
+    # every _JOIN_CHECK_SECONDS between rounds when the replicas are merged, dealt out and stay so: a
     # worker that joined gets a replica, and a lost worker's replica that moved onto a survivor (two
     # replicas on one worker) is drained, so that every worker trains one replica from then on.
     # The streams are dealt or balanced again over the new workers (each shard stays where it was
     # encoded), the round plan follows the new count (``plan_rounds``) and the replicas are made
-    # from the model as it is (merged replicas: the central copy, which at an epoch's start holds
-    # every change; a lone or shared replica: fetched first).  Progress is kept in words, so the
-    # learning rate goes on where it was.  Not with a partitioned central copy (its row ranges
-    # belong to the first workers).
+    # from the model as it is (merged replicas: the central copy, which holds every change after an
+    # epoch's last round or a round that sent every row, ``flush``; a lone or shared replica:
+    # fetched first).  Inside an epoch the deal keeps its stretches (``dealt["keep"]``), whose
+    # boundaries do not depend on the number of workers, so the epoch goes on at the same round
+    # with the same words left; otherwise the next epoch starts on the new plan.  Progress is kept
+    # in words, so the learning rate goes on where it was.  Not with a partitioned central copy (its
+    # row ranges belong to the first workers), nor inside an epoch with overlapping rounds (a round
+    # is always in flight) or a shape that may become one shared replica (its rounds are not the
+    # stretches).
     reshapes: list[dict] = []
+    next_look = [time.monotonic() + _JOIN_CHECK_SECONDS]  # the next look at the workers inside an epoch
+    flush_next = [False]  # a re-shape waits for a round that sends every changed row
+
+    def stays_dealt(to: list) -> bool:
+        """A re-shape onto hosts ``to`` inside an epoch keeps merged replicas on dealt streams."""
+        if not (merging and lag == 1 and part is None and dealt["stretches"] == R and len(to) > 1):
+            return False
+        # replicas="host" shares one replica when every host sees the shared-memory folder: only
+        # when some host that stays is known not to see it (or there is no folder) does that not happen
+        return config.replicas == "worker" or not shm_dir or (
+            config.exchange == "auto" and any(h not in shm_hosts for h in to if h in hosts))
 
     def reshape_hosts() -> list | None:
         """One host a replica, when the workers changed since the replicas were made; else None."""
@@ -1210,10 +1235,17 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         return list(dict.fromkeys(hosts)) + new
 
     def reshape(to: list) -> None:
-        """Re-shape the run onto hosts ``to`` (one replica each) at the start of epoch ``r // R``."""
+        """Re-shape the run onto hosts ``to`` (one replica each) before round ``r``: an epoch's first, or
+        (:func:`stays_dealt`, after a round that sent every changed row) any round of the epoch."""
         nonlocal K, mats, r
         t_s = time.perf_counter()
         before = K
+        epoch_, j_ = divmod(r, R)
+        if j_:  # inside an epoch: the same stretches, so round j of the new deal trains what it would have
+            dealt["keep"] = R
+            left = sum(dealt["bounds"][k_][-1] - dealt["bounds"][k_][j_] for k_ in range(K))  # words to go
+        else:
+            dealt["keep"] = 0
         if not merging:  # a lone or shared replica is the model
             mats = fetch_model()
         abort_hot()
@@ -1243,9 +1275,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         share_replica(f"replica-s{len(reshapes) + 1}")
         if old_files is not None:
             shm.remove(old_files)
-        epoch_ = r // R
         plan_rounds(initial=False)
-        r = epoch_ * R
+        if j_ and not (merging and dealt["stretches"] == R == dealt["keep"]
+                       and sum(dealt["bounds"][k_][-1] - dealt["bounds"][k_][j_] for k_ in range(K)) == left):
+            raise _W2VError(f"re-shaping inside epoch {epoch_}: the new deal does not leave the epoch's "
+                            f"{left} words from round {j_} (a bug)")
+        r = epoch_ * R + j_
         drop_in_flight()
         flushed.clear()  # (round numbers of the old plan)
         safe.update(r=r, done=done, effective=effective, stats=len(round_stats))  # ``mats`` is the model here
@@ -1253,10 +1288,10 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         if bar is not None:
             bar.total, bar.n = n_rounds, r
             bar.refresh()
-        reshapes.append({"epoch": epoch_, "round": r, "workers_before": before, "workers": K,
-                         "hosts": list(hosts), "seconds": time.perf_counter() - t_s})
-        log.info("epoch %d: %d worker(s) now, %d before; %d rounds an epoch of %d words a worker",
-                 epoch_, K, before, R, round_words)
+        reshapes.append({"epoch": epoch_, "round": r, "round_of_epoch": j_, "workers_before": before,
+                         "workers": K, "hosts": list(hosts), "seconds": time.perf_counter() - t_s})
+        log.info("epoch %d, round %d: %d worker(s) now, %d before; %d rounds an epoch of %d words a worker",
+                 epoch_, j_, K, before, R, round_words)
 
     t_train = time.perf_counter()
     finished = False
@@ -1269,14 +1304,25 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         t_train = time.perf_counter()  # rounds only: shipping the copy and compiling kernels are "init"
         while True:  # the rounds, then (one worker) the fetch of the replica
             while r < n_rounds:
+                to = None
                 if r % R == 0 and r > 0 and not submitted:  # an epoch's start, nothing in flight
+                    flush_next[0] = False
                     to = reshape_hosts()
-                    if to is not None:
-                        try:
-                            reshape(to)
-                        except _RoundFailed as exc:
-                            recover(str(exc))
-                        continue
+                elif r % R and not submitted and (flush_next[0] or time.monotonic() >= next_look[0]):
+                    flush_next[0] = False
+                    next_look[0] = time.monotonic() + _JOIN_CHECK_SECONDS
+                    to = reshape_hosts()
+                    if to is not None and not stays_dealt(to):
+                        to = None  # at the next epoch's start
+                    elif to is not None and periods and r - 1 not in flushed:
+                        flush_next[0] = True  # round r sends every changed row; the re-shape follows it
+                        to = None
+                if to is not None:
+                    try:
+                        reshape(to)
+                    except _RoundFailed as exc:
+                        recover(str(exc))
+                    continue
                 epoch = r // R
                 t_r = time.perf_counter()
                 words = words_of(r)
