@@ -123,6 +123,29 @@ def test_a_worker_that_cannot_see_the_folder_means_one_replica_each(one_gz, monk
     np.testing.assert_array_equal(host.wv.vectors, each.wv.vectors)
 
 
+def test_merged_replicas_of_replicas_host_are_dealt_in_rounds_of_merged_replicas(one_gz, monkeypatch):
+    """replicas="host" with a worker that cannot see the folder (another machine): the replicas are
+    merged, so the corpus is dealt out in stretches of a merged round (``sync_every`` words a
+    worker), as with replicas="worker", not in the long stretches of a shared replica
+    (``solo_round``), and both train the same vectors."""
+    def probe(folder, token):  # (pickled by value: runs on the worker)
+        from distributed import get_worker
+
+        return get_worker().name == 0
+
+    monkeypatch.setattr(shm, "probe", probe)
+    cfg = dict(FAST, deal=True, solo_round=100_000)
+    with dask_client(workers=2, threads_per_worker=1, processes=False) as client:
+        res = w2v_dist.train(one_gz, client=client, replicas="host", **cfg)
+        each = w2v_dist.train(one_gz, client=client, replicas="worker", exchange="dask", **cfg)
+    host = res.metrics
+    assert not host["shared_replica"] and host["rounds_per_epoch"] == each.metrics["rounds_per_epoch"]
+    assert host["dealt_stretches"] == host["rounds_per_epoch"] == each.metrics["dealt_stretches"] > 2
+    assert host["replica_words"] == each.metrics["replica_words"]
+    assert [s["words"] for s in host["round_stats"]] == [s["words"] for s in each.metrics["round_stats"]]
+    np.testing.assert_array_equal(res.wv.vectors, each.wv.vectors)
+
+
 def test_checkpoints_of_the_shared_replica_resume_to_the_uninterrupted_result(one_gz, tmp_path):
     """Checkpoints read the model from the shared files; a run stopped after round 5 and resumed
     from the checkpoint of round 4 ends with the uninterrupted run's vectors (the second worker is

@@ -385,7 +385,8 @@ def train_vectors(client, inputs: Sequence[str], config: Config, **kwargs) -> Tr
     job = uuid.uuid4().hex[:12]
     try:
         return _train_job(client, inputs, config, job=job, **kwargs)
-    finally:  # the encoded-corpus cache goes with the job, however it ends
+    finally:  # the encoded-corpus cache and the shared-memory folder go with the job, however it ends
+        shm.drop(shm.folder_of(job))  # (made before the rounds when the corpus is dealt out)
         try:
             client.run(E.drop_cache, job)
         except Exception:  # noqa: BLE001 - cleanup must not hide the real error
@@ -633,6 +634,46 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
     V, D = len(vocab), config.vector_size
     log.info("vocabulary: %d words (min_count=%d) from %d tokens", V, config.min_count, vocab.corpus_words)
 
+    # A central copy too large for the driver lives on the workers, by row ranges (partition.py).
+    limit = config.central_partition_bytes
+    partitioned = limit is not None and P.central_nbytes(V, D, config.negative, config.hs) > limit
+
+    # Workers on the driver's machine exchange a round's rows by file in shared memory (shm.py);
+    # which ones can is probed whenever the replicas are (re)created.  When all of them can
+    # (``replicas = "host"``), they share one replica there instead and nothing is merged.
+    shm_dir = shm_token = None
+
+    def open_shm() -> None:
+        """The job's shared-memory folder, made once several workers train (at the start or on a join)."""
+        nonlocal shm_dir, shm_token
+        if shm_dir is None and (config.exchange == "auto" or config.replicas == "host") and K > 1 and not partitioned:
+            try:
+                shm_dir, shm_token = shm.create(job)
+            except OSError as exc:
+                shm_dir = ""  # not again
+                log.info("exchange through Dask only: no shared-memory folder (%s)", exc)
+
+    def probe_shm() -> set:
+        """The hosts that see the job's shared-memory folder."""
+        if not shm_dir:
+            return set()
+        uniq = sorted(set(hosts))
+        seen = _gather(client, [client.submit(shm.probe, shm_dir, shm_token, workers=[h], allow_other_workers=False,
+                                              pure=False) for h in uniq], hosts, "probing shared memory")
+        return {h for h, ok in zip(uniq, seen) if ok}
+
+    def will_share() -> bool:
+        """``replicas="host"``: every worker sees the job's shared-memory folder, so they will train one
+        replica (``share_replica``); asked before the corpus is dealt, whose stretches are a merged
+        round's words when the replicas are merged and a shared replica's otherwise."""
+        if config.replicas != "host" or K < 2 or partitioned:
+            return False
+        open_shm()
+        try:
+            return bool(shm_dir) and probe_shm() == set(hosts)
+        except _RoundFailed:  # a host lost while probing: the deal's own tasks will fail and recover
+            return False
+
     # Encode each shard on the worker that will train it; the result stays there for all epochs.
     t2 = time.perf_counter()
     parts: dict[int, list] = {k: [] for k in range(K)}
@@ -662,7 +703,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         sw = [int(infos[i]["words"]) for i in range(len(shards))]
         # one stretch a round: merged replicas' rounds, or a shared replica's (its workers train side
         # by side, so neighbouring pieces of long stretches suffice)
-        per = words_a_round(config.replicas != "host")
+        per = words_a_round(not will_share())
         # (a re-shape inside an epoch keeps the stretches: their boundaries do not depend on K, so round
         # j of the new deal trains the same stretch of the corpus as round j of the old one)
         S = dealt["keep"] or max(1, math.ceil(math.ceil(sum(sw) / K) / per))
@@ -793,10 +834,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
 
     # Central copy and tables, shipped once; replicas made on every worker (compiles kernels).
     t3 = time.perf_counter()
-    # A central copy too large for the driver lives on the workers, by row ranges (partition.py).
-    limit = config.central_partition_bytes
     part = None
-    if limit is not None and P.central_nbytes(V, D, config.negative, config.hs) > limit:
+    if partitioned:
         part = P.PartitionedCentral(client, job, hosts, P.matrix_rows(V, config.negative, config.hs), D)
         log.info("central copy of %.2f GB > central_partition_bytes=%d: partitioned by rows across %d worker(s)",
                  P.central_nbytes(V, D, config.negative, config.hs) / 1e9, limit, K)
@@ -819,33 +858,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
               "negative": config.negative, "hs": config.hs, "compute_loss": config.compute_loss,
               "shared_negatives": config.shared_negatives}
 
-    # Workers on the driver's machine exchange a round's rows by file in shared memory (shm.py);
-    # which ones can is probed whenever the replicas are (re)created.  When all of them can
-    # (``replicas = "host"``), they share one replica there instead and nothing is merged.
-    shm_dir = shm_token = None
-
-    def open_shm() -> None:
-        """The job's shared-memory folder, made once several workers train (at the start or on a join)."""
-        nonlocal shm_dir, shm_token
-        if shm_dir is None and (config.exchange == "auto" or config.replicas == "host") and K > 1 and part is None:
-            try:
-                shm_dir, shm_token = shm.create(job)
-            except OSError as exc:
-                shm_dir = ""  # not again
-                log.info("exchange through Dask only: no shared-memory folder (%s)", exc)
-
     open_shm()
     shm_hosts: set = set()
     shm_updates: dict[int, shm.Files] = {}  # merged round -> its update's files, until applied by all
-
-    def probe_shm() -> set:
-        """The hosts that see the job's shared-memory folder."""
-        if not shm_dir:
-            return set()
-        uniq = sorted(set(hosts))
-        seen = _gather(client, [client.submit(shm.probe, shm_dir, shm_token, workers=[h], allow_other_workers=False,
-                                              pure=False) for h in uniq], hosts, "probing shared memory")
-        return {h for h, ok in zip(uniq, seen) if ok}
 
     # One replica for the whole machine: the matrices as files in shared memory, mapped read-write
     # by every worker (worker.init_shared_replica); rounds then only pace progress and checkpoints,

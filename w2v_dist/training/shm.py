@@ -32,9 +32,14 @@ def _root() -> str:
     return shm if os.path.isdir(shm) and os.access(shm, os.W_OK) else tempfile.gettempdir()
 
 
+def folder_of(job: str) -> str:
+    """The job's folder (made by :func:`create`)."""
+    return os.path.join(_root(), f"w2v-exchange-{job}")
+
+
 def create(job: str) -> tuple[str, str]:
     """Make the job's folder with a token file in it; returns ``(folder, token)``."""
-    folder = os.path.join(_root(), f"w2v-exchange-{job}")
+    folder = folder_of(job)
     os.makedirs(folder, exist_ok=True)
     token = uuid.uuid4().hex
     with open(os.path.join(folder, "token"), "w") as fh:
