@@ -662,17 +662,21 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                                               pure=False) for h in uniq], hosts, "probing shared memory")
         return {h for h, ok in zip(uniq, seen) if ok}
 
+    shm_blind: set = set()  # hosts the last ``will_share`` found unable to see the folder
+
     def will_share() -> bool:
         """``replicas="host"``: every worker sees the job's shared-memory folder, so they will train one
         replica (``share_replica``); asked before the corpus is dealt, whose stretches are a merged
         round's words when the replicas are merged and a shared replica's otherwise."""
+        shm_blind.clear()
         if config.replicas != "host" or K < 2 or partitioned:
             return False
         open_shm()
         try:
-            return bool(shm_dir) and probe_shm() == set(hosts)
+            shm_blind.update(set(hosts) - probe_shm())
         except _RoundFailed:  # a host lost while probing: the deal's own tasks will fail and recover
             return False
+        return bool(shm_dir) and not shm_blind
 
     # Encode each shard on the worker that will train it; the result stays there for all epochs.
     t2 = time.perf_counter()
@@ -1232,10 +1236,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         """A re-shape onto hosts ``to`` inside an epoch keeps merged replicas on dealt streams."""
         if not (merging and lag == 1 and part is None and dealt["stretches"] == R and len(to) > 1):
             return False
-        # replicas="host" shares one replica when every host sees the shared-memory folder: only
-        # when some host that stays is known not to see it (or there is no folder) does that not happen
-        return config.replicas == "worker" or not shm_dir or (
-            config.exchange == "auto" and any(h not in shm_hosts for h in to if h in hosts))
+        # replicas="host" shares one replica when every host sees the shared-memory folder: not while
+        # a host that stays was found not to see it when the corpus was dealt (or there is no folder)
+        return config.replicas == "worker" or not shm_dir or bool(shm_blind & set(to))
 
     def reshape_hosts() -> list | None:
         """One host a replica, when the workers changed since the replicas were made; else None."""
@@ -1256,11 +1259,12 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         t_s = time.perf_counter()
         before = K
         epoch_, j_ = divmod(r, R)
-        if j_:  # inside an epoch: the same stretches, so round j of the new deal trains what it would have
-            dealt["keep"] = R
-            left = sum(dealt["bounds"][k_][-1] - dealt["bounds"][k_][j_] for k_ in range(K))  # words to go
-        else:
-            dealt["keep"] = 0
+
+        def words_left() -> int:  # the dealt words from round j_ to the epoch's end
+            return sum(dealt["bounds"][k_][-1] - dealt["bounds"][k_][j_] for k_ in range(K))
+
+        dealt["keep"] = R if j_ else 0  # inside an epoch: the same stretches, so round j of the new deal
+        left = words_left() if j_ else 0  # trains what the old one would have
         if not merging:  # a lone or shared replica is the model
             mats = fetch_model()
         abort_hot()
@@ -1291,8 +1295,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         if old_files is not None:
             shm.remove(old_files)
         plan_rounds(initial=False)
-        if j_ and not (merging and dealt["stretches"] == R == dealt["keep"]
-                       and sum(dealt["bounds"][k_][-1] - dealt["bounds"][k_][j_] for k_ in range(K)) == left):
+        if j_ and not (merging and dealt["stretches"] == R == dealt["keep"] and words_left() == left):
             raise _W2VError(f"re-shaping inside epoch {epoch_}: the new deal does not leave the epoch's "
                             f"{left} words from round {j_} (a bug)")
         r = epoch_ * R + j_
