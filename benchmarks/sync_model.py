@@ -36,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 
+from w2v_dist.training.hot import default_subrounds
+
 
 def round_model(k: int, a: argparse.Namespace, where: str) -> dict:
     """One modelled round at ``k`` workers: seconds of compute, cold and hot exchange, and the overhead."""
@@ -50,7 +52,7 @@ def round_model(k: int, a: argparse.Namespace, where: str) -> dict:
         x = lat + 2 * k * h / bw
     else:
         x = 2 * (k - 1) * lat + 2 * h * (k - 1) / (k * bw)
-    n = a.subrounds
+    n = a.subrounds or default_subrounds(k)
     hot = (n - 1) * max(0.0, x - C / n) + x
     t = C + cold + hot
     return {"C": C, "cold": cold, "hot": hot, "x": x, "T": t, "overhead": 1 - C / t, "wps": k * words / t}
@@ -64,7 +66,8 @@ def main() -> None:
     ap.add_argument("--task-ms", type=float, default=1.0, help="scheduler overhead per task, ms")
     ap.add_argument("--rate", type=float, default=340_000, help="raw words/s of one single-thread worker")
     ap.add_argument("--sync-total", type=float, default=100_000, help="raw words of all workers a round")
-    ap.add_argument("--subrounds", type=int, default=5, help="hot exchanges a round")
+    ap.add_argument("--subrounds", type=int, default=0,
+                    help="hot exchanges a round (0: the driver's default, 5 below 8 workers, 10 from 8)")
     ap.add_argument("--hot-rows", type=int, default=1000)
     ap.add_argument("--hot-matrices", type=int, default=2, help="syn0 and syn1neg")
     ap.add_argument("--vector-size", type=int, default=100)
@@ -74,7 +77,7 @@ def main() -> None:
     ap.add_argument("--beta", type=float, default=0.17, help="up bytes ~ (words a worker a round) ** beta")
     a = ap.parse_args()
     print(f"{a.gbits:g} Gb/s, {a.latency_ms:g} ms a message, {a.task_ms:g} ms a task; {a.rate:,.0f} raw words/s a worker; "
-          f"sync_total {a.sync_total:,.0f}; {a.subrounds} hot exchanges a round of {a.hot_rows} rows x "
+          f"sync_total {a.sync_total:,.0f}; {a.subrounds or 'the default (5 below 8 workers, 10 from 8)'} hot exchanges a round of {a.hot_rows} rows x "
           f"{a.vector_size} x {a.hot_matrices} matrices\n")
     print("| workers | words a worker a round | compute s | cold rows s | hot rows s (one actor) | overhead | words/s "
           "| hot rows s (ring) | overhead | words/s |")

@@ -232,6 +232,24 @@ def test_hot_rows_on_a_cluster_report_what_travelled(small_corpus):
     assert m["round_stats"][0]["bytes_to_driver"] < off["round_stats"][0]["bytes_to_driver"]
 
 
+@pytest.mark.parametrize("workers", [2, 8])
+def test_hot_subrounds_by_default_follow_the_replicas(small_corpus, workers):
+    """hot_subrounds=0 (the default): 5 hot exchanges a round below 8 replicas, 10 from 8
+    (default_subrounds, measured in benchmarks/README.md); each round does that many."""
+    import w2v_dist
+    from w2v_dist.cluster import dask_client
+    from w2v_dist.training.hot import default_subrounds
+
+    want = 10 if workers >= 8 else 5
+    with dask_client(workers=workers, threads_per_worker=1, processes=False) as client:
+        m = w2v_dist.train([str(small_corpus)], client=client, sg=1, epochs=1, vector_size=8, min_count=5, seed=2,
+                           replicas="worker", sync_total=4_000 * workers, hot_rows=40).metrics
+    assert m["workers"] == workers and m["hot_subrounds"] == want == default_subrounds(workers)
+    assert {s["hot_syncs"] for s in m["round_stats"]} == {want}
+    with pytest.raises(ValueError, match="replicas"):
+        default_subrounds(0)
+
+
 def test_files_and_the_actor_train_the_same_vectors(small_corpus):
     """On one machine the hot rows go through files (HotFiles: every replica merges the K changes
     itself); with exchange="dask" through the actor.  The same sums in the same order: the same
@@ -281,7 +299,7 @@ def test_hot_files_merge_is_the_actors(tmp_path):
         ex[0].exchange(5, 1, [np.zeros_like(c) for c in C0])
 
 
-@pytest.mark.parametrize("bad", [dict(hot_rows=-1), dict(hot_subrounds=0), dict(hot_timeout=0)])
+@pytest.mark.parametrize("bad", [dict(hot_rows=-1), dict(hot_subrounds=-1), dict(hot_timeout=0)])
 def test_bad_hot_parameters_are_named(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         Config(**bad).validate()

@@ -101,7 +101,7 @@ class Config:
     balance: bool = _f(True, "with deal=false: cut the encoded shards at sentence boundaries so that every worker trains total / workers words an epoch (only the surplus moves, once); false: each worker trains its whole shards", "train")
     overlap: bool = _f(False, "train the next round while the last one is merged; each replica then receives the merged rows one round later, and with hot_rows a round's last hot-row exchange is taken one slice late like the others (hides merge, transfer and waiting time; costs some quality at the same sync_every)", "train")
     hot_rows: int = _f(1000, "with one replica per worker merged every round: the rows of each matrix with the most updates (the most frequent words) are merged by block momentum hot_subrounds times a round (through files in shared memory when every worker is on the driver's machine and exchange=auto, else through a Dask actor), overlapped with training, the rest once a round by merge (0: every row once a round)", "train")
-    hot_subrounds: int = _f(5, "hot-row exchanges per round (each after round words / hot_subrounds words of every worker)", "train")
+    hot_subrounds: int = _f(0, "hot-row exchanges per round (each after round words / hot_subrounds words of every worker); 0: 5 with fewer than 8 replicas, 10 with 8 or more (measured in benchmarks/README.md)", "train")
     rare_every: int = _f(8, "with one replica per worker merged every round: a changed row expected to get n < rare_every updates in a replica's round (a rarer word's row) is sent to the driver every min(rare_every, rare_every / n) rounds, its changes adding up on the replica meanwhile, and every changed row before an epoch starts, a checkpoint is written and at the end (1: every changed row every round)", "train")
     hot_timeout: float = _f(600.0, "seconds a replica waits for the other replicas' hot rows before its round fails", "train")
     merge: str = _f("auto", "merge rule for the replicas' changes (with hot_rows, of the cold rows): auto (sum with hot rows and rounds of at most 200,000 words of all workers, else scaled-sum), scaled-sum, sum, mean or touched-mean", "train")
@@ -169,13 +169,14 @@ class Config:
             bad("replicas", "must be host or worker")
         if self.on_bad_shard not in ("error", "skip"):
             bad("on_bad_shard", "must be error or skip")
-        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round", "sync_every", "hot_rows"):
+        for name in ("checkpoint_every", "checkpoint_minutes", "max_failures", "solo_round", "sync_every", "hot_rows",
+                     "hot_subrounds"):
             if getattr(self, name) < 0:
                 bad(name, "must be >= 0")
         if self.checkpoint is not None and not self.checkpoint:
             bad("checkpoint", "must be a non-empty URL when given")
         for name in ("window", "vector_size", "epochs", "min_count", "max_sentence_length",
-                     "workers", "sync_total", "restrict_vocab", "blocksize", "hot_subrounds"):
+                     "workers", "sync_total", "restrict_vocab", "blocksize"):
             if getattr(self, name) < 1:
                 bad(name, "must be >= 1")
         if not 1 <= self.rare_every <= 255:
