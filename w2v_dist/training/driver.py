@@ -32,8 +32,8 @@ Rounds are then sized as a lone replica's (``solo_round // K`` words a worker) a
 reads the model from the files at checkpoints and at the end; a lost worker sends the run back to
 the last checkpoint (or the start), as with one worker.  With one worker elsewhere, or
 ``replicas = "worker"``, each worker keeps its own replica, merged every round; the ``hot_rows``
-most-updated rows of each matrix are merged apart, by block momentum, ``hot_subrounds`` (5; 10 from 8 replicas) times a
-round through a Dask actor, overlapped with training (:mod:`w2v_dist.training.hot`); of the other
+most-updated rows of each matrix are merged apart, by block momentum, ``hot_subrounds`` times a
+round (5; 10 from 8 replicas) through a Dask actor, overlapped with training (:mod:`w2v_dist.training.hot`); of the other
 rows, those expected to get fewer than ``rare_every`` updates in a replica's round are sent every
 few rounds (:func:`~w2v_dist.training.merge.row_periods`, :func:`worker._due_rows`), all of them
 before an epoch starts, a checkpoint is written and at the end.
@@ -1024,7 +1024,8 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         if merging and part is None and config.hot_rows > 0:
             hot_rows = choose_hot_rows(n_updates, config.hot_rows, [m.shape[0] for m in mats])
             if sum(h.size for h in hot_rows):
-                hot.update(rows=hot_rows, subrounds=int(config.hot_subrounds) or default_subrounds(K), actor=None, files=None,
+                hot.update(rows=hot_rows, subrounds=int(config.hot_subrounds) or default_subrounds(K), actor=None,
+                           files=None,
                            M=[np.zeros((h.size, D), np.float32) for h in hot_rows], mu=default_momentum(K))
                 kept = (saved.state.get("hot") or {}) if (saved is not None and initial) else {}
                 if kept.get("rows") == [h.tolist() for h in hot_rows] and kept.get("workers") == K:

@@ -99,11 +99,12 @@ def default_subrounds(replicas: int) -> int:
     """Hot-row exchanges a round when ``hot_subrounds`` is 0: 5 with fewer than 8 replicas, 10 with
     8 or more.
 
-    Measured on the shared corpus (benchmarks/README.md, "Hot rows twice as often at 8 workers"):
-    with rounds of ``sync_total`` = 100,000 words of all workers, 5 exchanges a round keep SG-NS and
-    CBOW-NS within a point of one worker at 2 and 4 replicas, while at 8 SG-NS lost 1.04
-    WordSim-353 points over four seeds; 10 brought it back (+0.24 over two seeds). Past 8 replicas
-    it is not measured: 10 is kept (the hot rows' traffic grows with the exchanges, not the rows).
+    Measured on the shared corpus (benchmarks/README.md, "The issue-8 table with `hot_subrounds`
+    by workers"): with rounds of ``sync_total`` = 100,000 words of all workers, 5 exchanges a round
+    keep SG-NS and CBOW-NS within a point of one worker at 2 and 4 replicas, while at 8 SG-NS lost
+    1.04 WordSim-353 points over four seeds; with 10 it is +0.15 (four seeds) and every measure of
+    both models is within a point. Past 8 replicas it is not measured: 10 is kept (the hot rows'
+    traffic grows with the exchanges).
 
     Raises:
         ValueError: if ``replicas`` < 1.
