@@ -76,8 +76,9 @@ def main() -> None:
     ap.add_argument("--measured-words", type=float, default=12_500, help="words a worker a round where --up-mb was measured")
     ap.add_argument("--beta", type=float, default=0.17, help="up bytes ~ (words a worker a round) ** beta")
     a = ap.parse_args()
+    subrounds = a.subrounds or "the default (5 below 8 workers, 10 from 8)"
     print(f"{a.gbits:g} Gb/s, {a.latency_ms:g} ms a message, {a.task_ms:g} ms a task; {a.rate:,.0f} raw words/s a worker; "
-          f"sync_total {a.sync_total:,.0f}; {a.subrounds or 'the default (5 below 8 workers, 10 from 8)'} hot exchanges a round of {a.hot_rows} rows x "
+          f"sync_total {a.sync_total:,.0f}; {subrounds} hot exchanges a round of {a.hot_rows} rows x "
           f"{a.vector_size} x {a.hot_matrices} matrices\n")
     print("| workers | words a worker a round | compute s | cold rows s | hot rows s (one actor) | overhead | words/s "
           "| hot rows s (ring) | overhead | words/s |")

@@ -33,10 +33,11 @@ reads the model from the files at checkpoints and at the end; a lost worker send
 the last checkpoint (or the start), as with one worker.  With one worker elsewhere, or
 ``replicas = "worker"``, each worker keeps its own replica, merged every round; the ``hot_rows``
 most-updated rows of each matrix are merged apart, by block momentum, ``hot_subrounds`` times a
-round (5; 10 from 8 replicas) through a Dask actor, overlapped with training (:mod:`w2v_dist.training.hot`); of the other
-rows, those expected to get fewer than ``rare_every`` updates in a replica's round are sent every
-few rounds (:func:`~w2v_dist.training.merge.row_periods`, :func:`worker._due_rows`), all of them
-before an epoch starts, a checkpoint is written and at the end.
+round (5; 10 from 8 replicas) through a Dask actor, overlapped with training
+(:mod:`w2v_dist.training.hot`); of the other rows, those expected to get fewer than
+``rare_every`` updates in a replica's round are sent every few rounds
+(:func:`~w2v_dist.training.merge.row_periods`, :func:`worker._due_rows`), all of them before an
+epoch starts, a checkpoint is written and at the end.
 
 Central copy.  Held by the driver up to ``config.central_partition_bytes``; above, partitioned by
 row ranges across the workers, each owner merging its rows (:mod:`w2v_dist.training.partition`):
