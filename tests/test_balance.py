@@ -112,9 +112,10 @@ def test_pieces_hold_every_sentence_once(form, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("form", ["memory", "disk"])
 def test_dealt_streams_hold_every_sentence_once_a_stretch_at_a_time(form, tmp_path, monkeypatch):
-    """Dealing out, as the driver does (deal_asks, sentence_starts_at, deal_segments, cut_piece):
-    read stretch by stretch and worker by worker, the dealt streams are the shards' sentences in
-    input order, once; each piece is within a sentence of its share, and ``bounds`` counts them."""
+    """Dealing out, as the driver does (deal_asks, sentence_starts_at, deal_segments, and a task of
+    cut_pieces for each run of group_segments): read stretch by stretch and worker by worker, the
+    dealt streams are the shards' sentences in input order, once; each piece is within a sentence
+    of its share, and ``bounds`` counts them; a run is one home stream's, within its word cap."""
     monkeypatch.setattr(E, "_local_directory", lambda: str(tmp_path))
     rng = np.random.default_rng(2)
     for trial in range(12):
@@ -126,8 +127,16 @@ def test_dealt_streams_hold_every_sentence_once_a_stretch_at_a_time(form, tmp_pa
         asks = B.deal_asks(words, owner, K, S)
         snapped = {src: dict(zip(v, B.sentence_starts_at(homes[src], v))) for src, v in asks.items()}
         segments, bounds = B.deal_segments(words, owner, K, S, snapped)
-        streams = {d: [B.store_piece(B.cut_piece(lo, hi, *homes[src]), f"dealtest-{trial}", f"{d}-{j}", form)
-                       for j, (src, lo, hi) in enumerate(segments[d])] for d in range(K)}
+        cap = [1, 40, 10**9][trial % 3]  # a run of one segment, a few, or every consecutive one
+        runs = {d: B.group_segments(segments[d], cap) for d in range(K)}
+        streams = {d: [B.store_piece(B.cut_pieces(ranges, *homes[src]), f"dealtest-{trial}", f"{d}-{j}", form)
+                       for j, (src, ranges) in enumerate(runs[d])] for d in range(K)}
+        for d in range(K):
+            assert [(src, lo, hi) for src, ranges in runs[d] for lo, hi in ranges] == segments[d]
+            for src, ranges in runs[d]:
+                assert len(ranges) == 1 or sum(hi - lo for lo, hi in ranges) <= cap
+            if cap == 10**9:  # neighbouring runs come from different home streams
+                assert all(a[0] != b[0] for a, b in zip(runs[d], runs[d][1:]))
         for d in range(K):
             assert len(bounds[d]) == S + 1 and bounds[d][-1] == B.stream_words(*streams[d])
             assert bounds[d] == sorted(bounds[d])
@@ -185,6 +194,9 @@ def test_a_dealt_run_trains_each_stretch_once_an_epoch(uneven):
     assert m["dealt_stretches"] == R == -(-(-(-n // 2)) // FAST["sync_every"])
     assert sum(m["replica_words"]) == n and min(m["replica_words"]) > 0.45 * n  # (balanced a piece at a time)
     assert m["balance_moved_words"] > n // 4  # worker 0 holds 5/6 of the words, and gives half away
+    # a worker's consecutive pieces from one home stream are cut in one task: 2 home streams, at most 2
+    # runs a worker (a task a piece would make 2 R)
+    assert R > 10 and m["balance_pieces"] <= 2 * 2
     for e in range(FAST["epochs"]):
         per = [s["raw_words"] for s in m["round_stats"] if s["epoch"] == e]
         assert len(per) == R and sum(per) == n

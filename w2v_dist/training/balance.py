@@ -127,6 +127,53 @@ def cut_piece(lo: int, hi: int, *parts) -> tuple[np.ndarray, np.ndarray, dict]:
     return ids, off, {"url": f"balance piece [{lo}, {hi})", "invalid_utf8": 0, "error": None}
 
 
+def cut_pieces(ranges: Sequence[tuple[int, int]], *parts) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The pieces ``[lo, hi)`` of ``ranges`` (each as :func:`cut_piece`) one after another, as one
+    encoded partition: a dealt stream's consecutive pieces that come from one home stream are cut
+    and moved by one task (see :func:`group_segments`).
+
+    Returns
+    -------
+    (ids int32 [N], offsets int64 [S + 1], info dict)
+        As :func:`cut_piece`; the sentences of every range, in the order of ``ranges``.
+    """
+    got = [cut_piece(lo, hi, *parts) for lo, hi in ranges]
+    sizes = np.asarray([g[0].size for g in got], dtype=np.int64)
+    shift = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    ids = np.concatenate([g[0] for g in got]) if got else np.zeros(0, np.int32)
+    off = np.concatenate([np.zeros(1, np.int64)] + [g[1][1:] + b for g, b in zip(got, shift)])
+    what = f"[{ranges[0][0]}, {ranges[0][1]})" + (f" and {len(ranges) - 1} more" if len(ranges) > 1 else "")
+    return ids, off, {"url": f"balance pieces {what}", "invalid_utf8": 0, "error": None}
+
+
+def group_segments(segments: Sequence[tuple[int, int, int]], max_words: int) -> list[tuple[int, list]]:
+    """Runs of consecutive segments of one dealt stream that come from the same home stream.
+
+    Parameters
+    ----------
+    segments : ``(src, lo, hi)`` in stream order (:func:`deal_segments`' ``segments[dst]``)
+    max_words : int
+        A run stops before it would pass this many words (a run holds at least one segment), which
+        bounds the memory of one cut task.
+
+    Returns
+    -------
+    list of ``(src, [(lo, hi), ...])``
+        Concatenated in order, the runs' ranges are ``segments``: a stream of S pieces from few
+        home streams takes about ``words / max_words`` + (home streams) tasks instead of S.
+    """
+    runs: list[tuple[int, list]] = []
+    words = 0
+    for src, lo, hi in segments:
+        if runs and runs[-1][0] == src and words + (hi - lo) <= max_words:
+            runs[-1][1].append((lo, hi))
+            words += hi - lo
+        else:
+            runs.append((src, [(lo, hi)]))
+            words = hi - lo
+    return runs
+
+
 def stream_words(*parts) -> int:
     """In-vocabulary words of a stream of encoded partitions (either form)."""
     return int(sum(part_words(p) for p in parts))

@@ -121,6 +121,11 @@ class TrainResult:
     central: Any = None
 
 
+DEAL_TASK_WORDS = 4_000_000
+"""Dealing the corpus out cuts a worker's consecutive pieces that come from one home stream in one
+task of at most this many words (16 MB of int32 ids; a piece is a round's words, so one task a
+piece would make about corpus words / ``sync_total`` x K tasks)."""
+
 SUM_ROUND_WORDS = 200_000
 """With hot rows, ``merge="auto"`` sums the cold rows only when a round is at most this many words of
 all workers together (the default ``sync_total``); longer rounds get scaled-sum."""
@@ -719,9 +724,9 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
                       hosts, "dealing the corpus out")
         segments, bounds = B.deal_segments(sw, owner, K, S, {src: dict(zip(asks[src], g))
                                                                for src, g in zip(srcs, got)})
-        for dst in range(K):
-            for n_, (src, lo, hi) in enumerate(segments[dst]):
-                cut = client.submit(B.cut_piece, lo, hi, *parts[src], workers=[hosts[src]], allow_other_workers=False,
+        for dst in range(K):  # one task for each run of consecutive pieces from one home stream
+            for n_, (src, ranges) in enumerate(B.group_segments(segments[dst], DEAL_TASK_WORDS)):
+                cut = client.submit(B.cut_pieces, ranges, *parts[src], workers=[hosts[src]], allow_other_workers=False,
                                     pure=False, key=f"w2v-dealcut-{job}-{attempt[0]}-{dst}-{n_}")
                 pieces[dst].append(client.submit(B.store_piece, cut, job, f"deal-{attempt[0]}-{dst}-{n_}", cache,
                                                  workers=[hosts[dst]], allow_other_workers=False, pure=False,
@@ -735,7 +740,7 @@ def _train_job(client, inputs: Sequence[str], config: Config, *, job: str, stora
         W_k.update({k: int(sizes[k]) for k in range(K)})
         dealt.update(stretches=S, bounds=bounds, per=per)
         balanced.update(moved_words=int(sum(hi - lo for d in range(K) for s, lo, hi in segments[d] if s != d)),
-                        pieces=sum(len(segments[d]) for d in range(K)))
+                        pieces=sum(len(pieces[d]) for d in range(K)))
 
     def rebalance():
         """(Re)build the streams from the home streams: sets ``W_k`` and ``pieces`` (dealt or balanced)."""
