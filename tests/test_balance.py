@@ -166,6 +166,13 @@ def uneven(small_corpus, tmp_path_factory):
     return [str(d / "*.txt.gz")]
 
 
+@pytest.mark.parametrize("ranges", [[], [(10, 20), (15, 30)], [(20, 10)]])
+def test_cut_pieces_names_ranges_out_of_order(ranges):
+    part = (np.arange(40, dtype=np.int32), np.arange(0, 41, 5, dtype=np.int64), {})
+    with pytest.raises(ValueError, match="ascending and disjoint"):
+        B.cut_pieces(ranges, part)
+
+
 @pytest.mark.parametrize("cache", ["disk", "memory"])
 def test_a_balanced_run_trains_every_word_once_an_epoch(uneven, cache):
     with dask_client(workers=2, threads_per_worker=1, processes=False) as client:

@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .encoded import _store_part, part_offsets, part_words, slice_arrays
+from .encoded import _store_part, part_ids, part_offsets, part_words
 
 
 def targets(total: int, replicas: int) -> list[int]:
@@ -105,45 +105,54 @@ def cut_piece(lo: int, hi: int, *parts) -> tuple[np.ndarray, np.ndarray, dict]:
     (ids int32 [N], offsets int64 [S + 1], info dict)
         An encoded partition (the in-memory form); ``info["url"]`` names the piece.
     """
-    ids_l, off_l = [], []
-    base = 0
-    start = 0
-    for part in parts:
-        n = part_words(part)
-        a, b = max(lo - start, 0), min(hi - start, n)
-        if a < b:
-            offsets = part_offsets(part)
-            s = np.asarray(offsets[:-1], dtype=np.int64)
-            s_lo, s_hi = int(np.searchsorted(s, a, "left")), int(np.searchsorted(s, b, "left"))
-            if s_hi > s_lo:
-                ids, off, i0, i1 = slice_arrays(part, s_lo, s_hi)
-                o = np.asarray(off[i0:i1 + 1], dtype=np.int64)
-                ids_l.append(np.asarray(ids[o[0]:o[-1]], dtype=np.int32))
-                off_l.append(o[1:] - o[0] + base)
-                base += int(o[-1] - o[0])
-        start += n
-    ids = np.concatenate(ids_l) if ids_l else np.zeros(0, np.int32)
-    off = np.concatenate([np.zeros(1, np.int64)] + off_l)
-    return ids, off, {"url": f"balance piece [{lo}, {hi})", "invalid_utf8": 0, "error": None}
+    return cut_pieces([(lo, hi)], *parts)
 
 
 def cut_pieces(ranges: Sequence[tuple[int, int]], *parts) -> tuple[np.ndarray, np.ndarray, dict]:
     """The pieces ``[lo, hi)`` of ``ranges`` (each as :func:`cut_piece`) one after another, as one
     encoded partition: a dealt stream's consecutive pieces that come from one home stream are cut
-    and moved by one task (see :func:`group_segments`).
+    and moved by one task (see :func:`group_segments`).  Each part's offsets and ids are opened
+    once for all the ranges that reach it.
+
+    Parameters
+    ----------
+    ranges : ``(lo, hi)`` sentence starts of the home stream, ascending and not overlapping
+    parts : the home stream's encoded partitions (either form), in order
 
     Returns
     -------
     (ids int32 [N], offsets int64 [S + 1], info dict)
         As :func:`cut_piece`; the sentences of every range, in the order of ``ranges``.
+
+    Raises
+    ------
+    ValueError
+        ``ranges`` empty, or not ascending and disjoint.
     """
-    got = [cut_piece(lo, hi, *parts) for lo, hi in ranges]
-    sizes = np.asarray([g[0].size for g in got], dtype=np.int64)
-    shift = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
-    ids = np.concatenate([g[0] for g in got]) if got else np.zeros(0, np.int32)
-    off = np.concatenate([np.zeros(1, np.int64)] + [g[1][1:] + b for g, b in zip(got, shift)])
-    what = f"[{ranges[0][0]}, {ranges[0][1]})" + (f" and {len(ranges) - 1} more" if len(ranges) > 1 else "")
-    return ids, off, {"url": f"balance pieces {what}", "invalid_utf8": 0, "error": None}
+    r = np.asarray(ranges, dtype=np.int64).reshape(-1, 2)
+    if not r.shape[0] or (r[1:, 0] < r[:-1, 1]).any() or (r[:, 1] < r[:, 0]).any():
+        raise ValueError(f"cut_pieces: ranges must be non-empty, ascending and disjoint, got {ranges!r}")
+    ids_l, off_l = [], []
+    base = start = 0
+    for part in parts:  # ranges are ascending, so part by part and range by range keeps their order
+        n = part_words(part)
+        a, b = np.clip(r[:, 0] - start, 0, n), np.clip(r[:, 1] - start, 0, n)
+        use = np.flatnonzero(a < b)
+        if use.size:
+            offsets, ids = part_offsets(part), part_ids(part)
+            s = np.asarray(offsets[:-1], dtype=np.int64)
+            for s_lo, s_hi in zip(np.searchsorted(s, a[use], "left").tolist(),
+                                  np.searchsorted(s, b[use], "left").tolist()):
+                if s_hi > s_lo:
+                    o = np.asarray(offsets[s_lo:s_hi + 1], dtype=np.int64)
+                    ids_l.append(np.asarray(ids[o[0]:o[-1]], dtype=np.int32))  # (one copy: the concatenate)
+                    off_l.append(o[1:] - o[0] + base)
+                    base += int(o[-1] - o[0])
+        start += n
+    ids = np.concatenate(ids_l) if ids_l else np.zeros(0, np.int32)
+    off = np.concatenate([np.zeros(1, np.int64)] + off_l)
+    what = f"[{r[0, 0]}, {r[0, 1]})" + (f" and {r.shape[0] - 1} more" if r.shape[0] > 1 else "")
+    return ids, off, {"url": f"balance piece {what}", "invalid_utf8": 0, "error": None}
 
 
 def group_segments(segments: Sequence[tuple[int, int, int]], max_words: int) -> list[tuple[int, list]]:

@@ -563,6 +563,13 @@ def part_offsets(part) -> np.ndarray:
     return part[1]
 
 
+def part_ids(part) -> np.ndarray:
+    """int32 [N] word ids of a part (memory-mapped for an :class:`EncodedPart`)."""
+    if isinstance(part, EncodedPart):
+        return load_npy(part.ids_path, mmap_mode="r")
+    return part[0]
+
+
 def slice_arrays(part, s_lo: int, s_hi: int) -> tuple[np.ndarray, np.ndarray, int, int]:
     """The arrays a kernel needs for sentences ``[s_lo, s_hi)`` of a part.
 
